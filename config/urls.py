@@ -1,0 +1,13 @@
+"""Top-level URL map."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from gallery.views import health
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("", include("gallery.urls")),
+]
