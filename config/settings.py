@@ -194,7 +194,14 @@ SEEDREAM_MODEL = env("SEEDREAM_MODEL", "doubao-seedream-3-0-t2i-250415")
 SEEDREAM_ALLOWED_MODELS = envlist("SEEDREAM_ALLOWED_MODELS", SEEDREAM_MODEL)
 SEEDREAM_CONNECT_TIMEOUT = envfloat("SEEDREAM_CONNECT_TIMEOUT", 5.0)
 SEEDREAM_READ_TIMEOUT = envfloat("SEEDREAM_READ_TIMEOUT", 60.0)
+USER_AGENT = "Seedgallery/0.1 (+self-hosted; python-requests)"
+
+# --- Seedream emulator (dev stack and tests) --------------------------------
 SEEDREAM_EMULATOR_KEYS = envlist("SEEDREAM_EMULATOR_KEYS")
+SEEDREAM_EMULATOR_LATENCY = envfloat("SEEDREAM_EMULATOR_LATENCY", 0.0)  # seconds per request
+SEEDREAM_EMULATOR_URL_TTL = envint("SEEDREAM_EMULATOR_URL_TTL", 24 * 3600)  # signed URL life
+# Base of the image URLs it hands out; empty means "the host the request came to".
+SEEDREAM_EMULATOR_PUBLIC_URL = env("SEEDREAM_EMULATOR_PUBLIC_URL")
 
 # --- Generation pipeline ----------------------------------------------------
 GENERATION_MAX_VARIATIONS = envint("GENERATION_MAX_VARIATIONS", 4)

