@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -115,6 +116,8 @@ else:
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
                 ),
             },
+            # A file, not memory, so a Celery worker process can share the test database.
+            "TEST": {"NAME": env("SQLITE_TEST_PATH", str(BASE_DIR / ".local" / "test-db.sqlite3"))},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -150,6 +153,16 @@ AWS_QUERYSTRING_AUTH = True  # every URL handed out is presigned
 AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", 3600)
 AWS_S3_FILE_OVERWRITE = True  # keys are content-addressed: same key, same bytes
 AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+# A threaded worker stores ~50 images at once: a pool that large, short timeouts, and a
+# retry or two for a blip; a longer outage is the pipeline's to wait out.
+AWS_S3_CLIENT_CONFIG = BotoConfig(
+    connect_timeout=envfloat("AWS_S3_CONNECT_TIMEOUT", 3.0),
+    read_timeout=envfloat("AWS_S3_READ_TIMEOUT", 30.0),
+    retries={"max_attempts": 2, "mode": "standard"},
+    max_pool_connections=64,
+    signature_version="s3v4",
+    s3={"addressing_style": "path"},
+)
 
 STORAGES = {
     "default": {"BACKEND": "storages.backends.s3.S3Storage"},
@@ -186,6 +199,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".local" / "celerybeat-schedule")
 )
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 60.0},
+}
 
 # --- Seedream provider ------------------------------------------------------
 SEEDREAM_BASE_URL = env("SEEDREAM_BASE_URL", "http://127.0.0.1:8090/v1")

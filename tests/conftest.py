@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.people",
+    "tests.fixtures.browser",
+    "tests.fixtures.worker",
 ]

@@ -1,7 +1,22 @@
-"""/healthz: whether the database, Redis and S3 answer."""
+"""/healthz: 200 when the database, Redis and S3 answer, 503 naming what does not."""
 
 from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+
+from gallery.health import check_all
 
 
+@never_cache
 def healthz(request):
-    return JsonResponse({"ok": True})
+    results = check_all()
+    failing = {name: problem for name, problem in results.items() if problem}
+    body = {
+        "status": "ok" if not failing else "unavailable",
+        "checks": {
+            name: ("ok" if not problem else "unreachable") for name, problem in results.items()
+        },
+    }
+    if failing:
+        body["failing"] = sorted(failing)
+        return JsonResponse(body, status=503)
+    return JsonResponse(body)

@@ -1,0 +1,91 @@
+"""Settings read the environment with safe production defaults."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "db = settings.DATABASES['default']; "
+    "print(json.dumps({'debug': settings.DEBUG, 'engine': db['ENGINE'], 'name': str(db['NAME']), "
+    "'options': {k: str(v) for k, v in db.get('OPTIONS', {}).items()}, "
+    "'hosts': settings.ALLOWED_HOSTS, 'secure_cookie': settings.SESSION_COOKIE_SECURE, "
+    "'static': settings.STORAGES['staticfiles']['BACKEND'], "
+    "'media': settings.STORAGES['default']['BACKEND']}))"
+)
+
+
+def probe(**env) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in _APP_VARS}
+    clean["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+_APP_VARS = {"DEBUG", "SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "SESSION_COOKIE_SECURE"}
+
+
+def test_debug_is_off_and_secret_key_required_by_default():
+    result = probe()
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_defaults_are_safe():
+    result = probe(SECRET_KEY="x" * 50)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["debug"] is False
+    assert seen["hosts"] == []
+    assert seen["secure_cookie"] is True
+    assert seen["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    assert seen["media"] == "storages.backends.s3.S3Storage"
+
+
+def test_sqlite_with_wal_when_database_url_is_unset():
+    result = probe(DEBUG="1")
+    seen = json.loads(result.stdout)
+    assert seen["engine"] == "django.db.backends.sqlite3"
+    assert "journal_mode=WAL" in seen["options"]["init_command"]
+    assert seen["options"]["timeout"] == "20"
+
+
+def test_postgres_when_database_url_is_set():
+    result = probe(DEBUG="1", DATABASE_URL="postgres://postgres@127.0.0.1:5432/seedgallery")
+    seen = json.loads(result.stdout)
+    assert seen["engine"] == "django.db.backends.postgresql"
+    assert seen["name"] == "seedgallery"
+
+
+@pytest.mark.parametrize("value", ["many", "1.5", "ten"])
+def test_a_bad_integer_setting_names_the_variable(value):
+    result = probe(DEBUG="1", GENERATION_DAILY_IMAGE_LIMIT=value)
+    assert result.returncode != 0
+    assert f"GENERATION_DAILY_IMAGE_LIMIT must be an integer, got '{value}'" in result.stderr
+
+
+def test_devstack_preflight_names_a_busy_port_and_its_variable():
+    import socket
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(CommandError) as caught:
+            call_command("devstack", "preflight", "--port", f"WEB_PORT={port}")
+    assert str(caught.value) == f"port {port} is already in use: set WEB_PORT to move it"
