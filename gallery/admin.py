@@ -1,0 +1,101 @@
+"""Staff admin: jobs, provider calls, images and per-member quotas."""
+
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.utils.html import format_html
+
+from gallery.models import Generation, Image, MemberQuota, ProviderCall
+from gallery.services import generation as generation_service
+
+
+@admin.register(Generation)
+class GenerationAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "status",
+        "size",
+        "seed",
+        "provider_attempts",
+        "repeat_calls",
+        "error_code",
+        "created_at",
+    )
+    list_filter = ("status", "error_code", "model", "watermark")
+    list_select_related = ("user",)
+    search_fields = ("prompt", "user__username", "provider_request_id")
+    date_hierarchy = "created_at"
+    actions = ("retry_failed",)
+    readonly_fields = [f.name for f in Generation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Retry the selected failed jobs")
+    def retry_failed(self, request, queryset):
+        retried = sum(
+            generation_service.retry(user=g.user, generation_id=g.pk)
+            for g in queryset.filter(status=Generation.Status.FAILED)
+        )
+        self.message_user(request, f"Queued {retried} job(s) again.")
+
+
+@admin.register(ProviderCall)
+class ProviderCallAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "generation",
+        "user",
+        "http_status",
+        "error_code",
+        "generated_images",
+        "is_repeat",
+        "started_at",
+    )
+    list_filter = ("http_status", "error_code", "is_repeat")
+    list_select_related = ("user", "generation")
+    search_fields = ("request_id", "user__username")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Image)
+class ImageAdmin(admin.ModelAdmin):
+    list_display = ("thumb", "id", "owner", "size", "seed", "is_hidden", "created_at")
+    list_filter = ("is_hidden", "model", "watermark")
+    list_select_related = ("owner",)
+    search_fields = ("prompt", "owner__username", "sha256")
+    readonly_fields = [f.name for f in Image._meta.fields if f.name != "is_hidden"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Image")
+    def thumb(self, obj: Image):
+        return format_html(
+            '<img src="{}" width="64" height="64" style="object-fit:cover" alt="">',
+            obj.thumbnail_url,
+        )
+
+
+class MemberQuotaInline(admin.StackedInline):
+    model = MemberQuota
+    can_delete = True
+    verbose_name_plural = "Daily image limit (empty: the site default)"
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class MemberAdmin(UserAdmin):
+    inlines = (MemberQuotaInline,)

@@ -1,0 +1,197 @@
+"""The gallery's data: generation jobs, the provider calls they made, and the stored images."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Generation(models.Model):
+    """One requested image: a job that calls the provider once and ingests its answer.
+
+    The row, not the broker, is the source of truth: every state change is one conditional
+    UPDATE on `status`, so a redelivered task can see what already happened.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        CALLING = "calling", "Calling the provider"
+        FETCHED = "fetched", "Storing the image"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    ACTIVE = (Status.QUEUED, Status.CALLING, Status.FETCHED)
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    batch = models.UUIDField(default=uuid.uuid4, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    # What was asked for. The seed is always concrete: a random seed is drawn at submit time
+    # so every image can be made again.
+    prompt = models.TextField()
+    model = models.CharField(max_length=100)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    seed = models.BigIntegerField()
+    seed_was_random = models.BooleanField(default=False)
+    guidance_scale = models.FloatField()
+    watermark = models.BooleanField(default=False)
+
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    provider_attempts = models.PositiveIntegerField(default=0)
+    ingest_attempts = models.PositiveIntegerField(default=0)
+    # Calls made again because a crash lost the first call's answer (found in `calling`).
+    repeat_calls = models.PositiveIntegerField(default=0)
+
+    # The provider's answer, stored the moment it arrives so an ingest can resume from it.
+    provider_result = models.JSONField(null=True, blank=True)
+    provider_request_id = models.CharField(max_length=200, blank=True)
+    provider_answered_at = models.DateTimeField(null=True, blank=True)
+
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    provider_error_code = models.CharField(max_length=120, blank=True)
+    warning = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "status_changed_at"], name="generation_status_idx"),
+            models.Index(fields=["user", "created_at"], name="generation_user_day_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=["queued", "calling", "fetched", "succeeded", "failed", "canceled"]
+                ),
+                name="generation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__gte=0) & Q(seed__lte=2_147_483_647), name="generation_seed_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Generation {self.pk} ({self.status})"
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == self.Status.FAILED
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status == self.Status.QUEUED
+
+
+class ProviderCall(models.Model):
+    """One HTTP call to the provider: the audit trail, and what usage accounting sums."""
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="calls")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_calls"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    is_repeat = models.BooleanField(default=False)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    provider_error_code = models.CharField(max_length=120, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+    generated_images = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["user", "started_at"], name="providercall_usage_idx")]
+
+    def __str__(self) -> str:
+        return f"Call {self.pk} for generation {self.generation_id}"
+
+
+class Image(models.Model):
+    """A stored, verified image in the gallery, with what it takes to make it again."""
+
+    generation = models.OneToOneField(
+        Generation, on_delete=models.SET_NULL, null=True, blank=True, related_name="image"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    prompt = models.TextField()
+    model = models.CharField(max_length=100)
+    seed = models.BigIntegerField()
+    guidance_scale = models.FloatField()
+    watermark = models.BooleanField(default=False)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+
+    original_key = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=50)
+    byte_size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64, db_index=True)  # of the stored original
+    provider_sha256 = models.CharField(max_length=64)  # of the bytes the provider sent
+    thumbnail_key = models.CharField(max_length=255)
+    thumb_width = models.PositiveIntegerField()
+    thumb_height = models.PositiveIntegerField()
+    dominant_color = models.CharField(max_length=7, default="#cccccc")
+
+    is_hidden = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Image {self.pk}: {self.prompt[:40]}"
+
+    @property
+    def size(self) -> str:
+        return f"{self.width}x{self.height}"
+
+    @property
+    def thumbnail_url(self) -> str:
+        """A short-lived presigned URL: the bucket itself is private."""
+        from gallery.storage import presigned_url
+
+        return presigned_url(self.thumbnail_key)
+
+    @property
+    def original_url(self) -> str:
+        from gallery.storage import presigned_url
+
+        return presigned_url(self.original_key)
+
+    @property
+    def download_name(self) -> str:
+        return f"seedgallery-{self.pk}-seed{self.seed}.{self.original_key.rsplit('.', 1)[-1]}"
+
+
+class MemberQuota(models.Model):
+    """A member's own daily image limit, set by staff; absent means the site default."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota"
+    )
+    daily_image_limit = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.daily_image_limit} images a day"

@@ -1,0 +1,254 @@
+"""Copy a provider's image into our storage: fetch it safely, check it is the image it claims,
+label it, and store the original and a thumbnail under content-addressed keys.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import ipaddress
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from io import BytesIO
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+
+from gallery import imaging
+from gallery.models import Generation
+from gallery.seedream.client import ProviderResult
+from gallery.storage import media_storage, original_key, thumbnail_key
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 3
+PRODUCT_NAME = "Seedgallery"
+
+
+class IngestError(Exception):
+    """Storing the provider's image failed: `code` is stable, `message` fit for the user."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.code, self.message, self.retryable = code, message, retryable
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    """What the Image row needs, plus a warning for the job when something was off."""
+
+    fields: dict
+    warning: str = ""
+
+
+def ingest_provider_image(generation: Generation) -> StoredImage:
+    """Fetch, verify, label and store the image a generation's provider answer points at."""
+    result = ProviderResult.from_dict(generation.provider_result)
+    if result.b64_json:
+        data, content_type = _decode_b64(result.b64_json), None
+    elif result.url:
+        data, content_type = download(result.url)
+    else:
+        raise IngestError("bad_response", "The provider's answer held no image.")
+    try:
+        verified = imaging.verify_image(data, claimed_content_type=content_type)
+    except imaging.ImageRejected as exc:
+        raise IngestError(exc.code, f"The provider's image was unusable: {exc.message}") from exc
+    warning = ""
+    if (verified.width, verified.height) != (generation.width, generation.height):
+        warning = (
+            f"The provider returned {verified.width}x{verified.height} instead of the "
+            f"requested {generation.size}."
+        )
+    labelled = imaging.embed_metadata(data, verified.format, _metadata_for(generation, result))
+    derivatives = imaging.make_derivatives(data, max_side=settings.THUMBNAIL_SIZE)
+    sha256 = hashlib.sha256(labelled).hexdigest()
+    key = original_key(sha256, verified.extension)
+    thumb_key = thumbnail_key(sha256)
+    _put(key, labelled, verified.content_type)
+    _put(thumb_key, derivatives.thumbnail, "image/webp")
+    return StoredImage(
+        fields=dict(
+            prompt=generation.prompt,
+            model=generation.model,
+            seed=generation.seed,
+            guidance_scale=generation.guidance_scale,
+            watermark=generation.watermark,
+            width=verified.width,
+            height=verified.height,
+            original_key=key,
+            content_type=verified.content_type,
+            byte_size=len(labelled),
+            sha256=sha256,
+            provider_sha256=hashlib.sha256(data).hexdigest(),
+            thumbnail_key=thumb_key,
+            thumb_width=derivatives.thumb_width,
+            thumb_height=derivatives.thumb_height,
+            dominant_color=derivatives.dominant_color,
+        ),
+        warning=warning,
+    )
+
+
+def _metadata_for(generation: Generation, result: ProviderResult) -> imaging.ImageMetadata:
+    # Everything here comes from the row and the stored answer, so a re-run of the same
+    # ingest writes the same bytes to the same key.
+    created = (
+        datetime.fromtimestamp(result.created, tz=UTC) if result.created else generation.created_at
+    )
+    return imaging.ImageMetadata(
+        prompt=generation.prompt,
+        seed=generation.seed,
+        size=generation.size,
+        guidance_scale=generation.guidance_scale,
+        model=result.model or generation.model,
+        generated_at=created,
+        generator=PRODUCT_NAME,
+        provider="Seedream",
+        produce_id=result.request_id or f"generation-{generation.pk}",
+        propagator=PRODUCT_NAME,
+        watermark=generation.watermark,
+    )
+
+
+def _decode_b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise IngestError(
+            "bad_response", "The provider's inline image was not valid base64."
+        ) from exc
+
+
+def _put(key: str, data: bytes, content_type: str) -> None:
+    """Store bytes under a content-addressed key; the same key already there is the same bytes."""
+    storage = media_storage()
+    try:
+        if storage.exists(key):
+            return
+        client = storage.connection.meta.client
+        client.put_object(
+            Bucket=storage.bucket_name,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            CacheControl="private, max-age=31536000, immutable",
+        )
+    except Exception as exc:  # botocore raises many kinds; all mean "storage unavailable"
+        log.warning("storing %s failed: %s", key, exc)
+        raise IngestError(
+            "storage_unavailable", "Image storage is unavailable; retrying.", retryable=True
+        ) from exc
+
+
+# --- Download -----------------------------------------------------------------
+
+_session_lock = threading.Lock()
+_session: requests.Session | None = None
+
+
+def _http() -> requests.Session:
+    global _session
+    with _session_lock:
+        if _session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(
+                pool_connections=8, pool_maxsize=64, max_retries=0
+            )
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            session.headers["User-Agent"] = settings.USER_AGENT
+            _session = session
+        return _session
+
+
+def download(url: str) -> tuple[bytes, str | None]:
+    """GET an image from the provider: streamed, size-capped, only to allowed hosts, and
+    following at most a few redirects, each checked again."""
+    for _ in range(MAX_REDIRECTS + 1):
+        check_fetchable(url)
+        try:
+            response = _http().get(
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=(settings.INGEST_CONNECT_TIMEOUT, settings.INGEST_READ_TIMEOUT),
+            )
+        except requests.Timeout as exc:
+            raise IngestError(
+                "download_timeout", "Fetching the image timed out.", retryable=True
+            ) from exc
+        except requests.RequestException as exc:
+            raise IngestError(
+                "download_failed", "The image could not be fetched.", retryable=True
+            ) from exc
+        with response:
+            if response.is_redirect:
+                url = urljoin(url, response.headers.get("Location", ""))
+                continue
+            return _read_body(response)
+    raise IngestError("download_refused", "The image link redirected too many times.")
+
+
+def _read_body(response: requests.Response) -> tuple[bytes, str | None]:
+    if response.status_code in (403, 404, 410):
+        raise IngestError(
+            "image_unavailable",
+            f"The provider's image link answered {response.status_code}: it is gone or expired.",
+        )
+    if response.status_code != 200:
+        raise IngestError(
+            "download_failed",
+            f"The provider's image link answered {response.status_code}.",
+            retryable=response.status_code >= 500 or response.status_code == 429,
+        )
+    limit = settings.INGEST_MAX_BYTES
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise IngestError("too_large", f"The image is larger than the {limit:,} byte limit.")
+    buffer = BytesIO()
+    try:
+        for chunk in response.iter_content(64 * 1024):
+            buffer.write(chunk)
+            if buffer.tell() > limit:
+                raise IngestError(
+                    "too_large", f"The image is larger than the {limit:,} byte limit."
+                )
+    except requests.RequestException as exc:
+        raise IngestError(
+            "download_failed", "The image download was cut off.", retryable=True
+        ) from exc
+    return buffer.getvalue(), response.headers.get("Content-Type")
+
+
+def check_fetchable(url: str) -> None:
+    """Refuse anything but https to public addresses, or http to an allow-listed host."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    allowed = {h.lower() for h in settings.INGEST_ALLOWED_HTTP_HOSTS}
+    if parts.scheme not in ("http", "https") or not host:
+        raise IngestError("download_refused", "The provider's image link is not a web address.")
+    if host in allowed:
+        return
+    if parts.scheme != "https":
+        raise IngestError("download_refused", "The provider's image link is not https.")
+    for address in _resolve(host, parts.port or 443):
+        if not address.is_global:
+            raise IngestError(
+                "download_refused", "The provider's image link points at a private address."
+            )
+
+
+def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise IngestError(
+            "download_failed", "The image host could not be resolved.", retryable=True
+        ) from exc
+    return [ipaddress.ip_address(info[4][0]) for info in infos]

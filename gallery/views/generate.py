@@ -1,0 +1,86 @@
+"""The generate form and the live job cards it leads to."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from gallery import queries
+from gallery.forms import GenerationForm
+from gallery.seedream.contract import RECOMMENDED_SIZES
+from gallery.services import generation as generation_service
+
+
+@login_required
+def generate(request):
+    form = GenerationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            rows = generation_service.submit(
+                user=request.user, params=form.params(), variations=form.cleaned_data["variations"]
+            )
+        except generation_service.QuotaExceeded as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("gallery:batch", batch=rows[0].batch)
+    context = {
+        "form": form,
+        "presets": [_preset(size) for size in RECOMMENDED_SIZES],
+        "images_left": generation_service.images_left_today(request.user),
+        "daily_limit": generation_service.daily_limit(request.user),
+        "nav": "generate",
+    }
+    return render(request, "gallery/generate.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def batch(request, batch):
+    generations = list(queries.batch_of(request.user, batch))
+    if not generations:
+        raise Http404("No such batch")
+    return render(
+        request,
+        "gallery/batch.html",
+        {"generations": generations, "first": generations[0], "nav": "generate"},
+    )
+
+
+@login_required
+def card(request, pk: int):
+    generation = get_object_or_404(queries.generations_of(request.user), pk=pk)
+    return render(request, "gallery/partials/generation_card.html", {"generation": generation})
+
+
+@login_required
+@require_POST
+def cancel(request, pk: int):
+    if not generation_service.cancel(user=request.user, generation_id=pk):
+        messages.error(request, "That job has already started and cannot be canceled.")
+    return _back_to_card(request, pk)
+
+
+@login_required
+@require_POST
+def retry(request, pk: int):
+    if not generation_service.retry(user=request.user, generation_id=pk):
+        messages.error(request, "Only a failed job can be retried.")
+    return _back_to_card(request, pk)
+
+
+def _back_to_card(request, pk: int):
+    generation = get_object_or_404(queries.generations_of(request.user), pk=pk)
+    if request.headers.get("HX-Request"):
+        return render(request, "gallery/partials/generation_card.html", {"generation": generation})
+    return redirect("gallery:batch", batch=generation.batch)
+
+
+def _preset(size: str) -> dict:
+    width, height = (int(side) for side in size.split("x"))
+    scale = 56 / max(width, height)
+    return {
+        "size": size,
+        "label": f"{width}×{height}",
+        "box_w": round(width * scale),
+        "box_h": round(height * scale),
+    }
