@@ -189,8 +189,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300)
 # Longer than the longest task, so a slow task is not redelivered while it still runs.
+# Abandoned messages (a killed worker's) come back after the visibility timeout; scan for
+# them every CELERY_UNACKED_RESTORE_INTERVAL seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900),
+    "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_INTERVAL", 30),
+    "unacked_restore_throttle": 1,
 }
 CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", "threads")
 CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 50)
