@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.people",
     "tests.fixtures.browser",
     "tests.fixtures.worker",
+    "tests.fixtures.emulator",
 ]

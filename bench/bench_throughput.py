@@ -1,0 +1,70 @@
+"""Throughput: 200 jobs submitted at once to one worker process (threads, concurrency 50),
+the emulator answering after a fixed 2 s. Ideal bound: jobs / (concurrency / latency).
+Target: at least 0.9 of the ideal, worker memory under 400 MB.
+
+    .venv/bin/python bench/bench_throughput.py [--jobs 200 --concurrency 50 --latency 2]
+
+Uses PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+seedgallery_bench, recreated) since SQLite is not meant for 50 writing threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import psutil
+import stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=2.0)
+    args = parser.parse_args()
+    local = stack.start(emulator_latency=args.latency, database="postgres")
+
+    from django.contrib.auth import get_user_model
+
+    from gallery.models import Generation
+    from gallery.seedream.contract import GenerationParams
+    from gallery.services import generation as service
+
+    log = open(local.tmp / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
+         "--concurrency", str(args.concurrency), "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--loglevel", "WARNING"],
+        cwd=stack.ROOT, env=local.env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    local.procs.append(worker)
+    process = psutil.Process(worker.pid)
+    time.sleep(4)  # let the worker connect before the clock starts
+
+    user = get_user_model().objects.create_user("bench")
+    started = time.perf_counter()
+    for i in range(args.jobs):
+        service.submit(user=user, params=GenerationParams(prompt=f"throughput {i}", seed=i))
+    peak_rss = 0
+    while Generation.objects.filter(status__in=Generation.ACTIVE).exists():
+        peak_rss = max(peak_rss, process.memory_info().rss)
+        time.sleep(0.1)
+        if time.perf_counter() - started > 300:
+            sys.exit("gave up after 300 s")
+    wall = time.perf_counter() - started
+    peak_rss = max(peak_rss, process.memory_info().rss)
+
+    done = Generation.objects.filter(status="succeeded").count()
+    ideal = args.jobs / (args.concurrency / args.latency)
+    print(f"jobs: {args.jobs}, concurrency: {args.concurrency}, emulator latency: {args.latency}s")
+    print(f"succeeded: {done}/{args.jobs}")
+    print(f"wall: {wall:.2f} s, ideal bound: {ideal:.2f} s")
+    print(f"throughput ratio ideal/wall: {ideal / wall:.2f} (target >= 0.90)")
+    print(f"worker peak RSS: {peak_rss / 2**20:.0f} MB (target < 400 MB)")
+
+
+if __name__ == "__main__":
+    main()

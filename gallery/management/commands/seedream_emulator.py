@@ -1,0 +1,60 @@
+"""Run the Seedream emulator: `python manage.py seedream_emulator --port 8090`."""
+
+import hashlib
+
+import uvicorn
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from gallery.seedream.emulator import EmulatorConfig, create_app
+
+
+class Command(BaseCommand):
+    help = "Serve a stand-in for the Seedream images API (POST /v1/images/generations)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8090)
+        parser.add_argument(
+            "--latency", type=float, default=settings.SEEDREAM_EMULATOR_LATENCY,
+            help="seconds each generation request waits (SEEDREAM_EMULATOR_LATENCY)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--keys", default=",".join(settings.SEEDREAM_EMULATOR_KEYS),
+            help="accepted Bearer keys, comma-separated (SEEDREAM_EMULATOR_KEYS)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--url-ttl", type=int, default=settings.SEEDREAM_EMULATOR_URL_TTL,
+            help="lifetime of image links, seconds (SEEDREAM_EMULATOR_URL_TTL)",
+        )  # fmt: skip
+
+    def handle(self, *args, host, port, latency, keys, url_ttl, **options):
+        accepted = tuple(key.strip() for key in keys.split(",") if key.strip())
+        if not accepted:
+            raise CommandError(
+                "no API keys: set SEEDREAM_EMULATOR_KEYS (comma-separated) or pass --keys"
+            )
+        if latency < 0 or url_ttl < 1:
+            raise CommandError("--latency must be >= 0 and --url-ttl >= 1")
+        config = EmulatorConfig(
+            keys=accepted,
+            signing_secret=hashlib.sha256(b"emulator:" + settings.SECRET_KEY.encode()).digest(),
+            latency_s=latency,
+            url_ttl_s=url_ttl,
+            public_url=settings.SEEDREAM_EMULATOR_PUBLIC_URL,
+            models=tuple(settings.SEEDREAM_ALLOWED_MODELS),
+        )
+        self.stdout.write(
+            f"Seedream emulator on http://{host}:{port}/v1 (latency {latency:g}s, "
+            f"{len(accepted)} key(s))"
+        )
+        self.stdout.flush()
+        uvicorn.run(
+            create_app(config),
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="warning",
+            backlog=2048,
+            timeout_keep_alive=30,
+        )

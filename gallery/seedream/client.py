@@ -1,0 +1,304 @@
+"""HTTP client for the Seedream images API: one call, one typed answer or one typed error.
+
+It makes no retries of its own: the pipeline decides, so no retry hides from the
+exactly-once rule. Knows HTTP and the contract, not Django models.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from gallery.seedream import contract
+
+log = logging.getLogger(__name__)
+
+EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    base_url: str
+    api_key: str
+    connect_timeout: float = 5.0
+    read_timeout: float = 60.0
+    user_agent: str = "Seedgallery"
+
+    @classmethod
+    def from_settings(cls) -> ClientConfig:
+        from django.conf import settings
+
+        return cls(
+            base_url=settings.SEEDREAM_BASE_URL,
+            api_key=settings.SEEDREAM_API_KEY,
+            connect_timeout=settings.SEEDREAM_CONNECT_TIMEOUT,
+            read_timeout=settings.SEEDREAM_READ_TIMEOUT,
+            user_agent=settings.USER_AGENT,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url.rstrip("/") + contract.GENERATIONS_PATH
+
+
+@dataclass(frozen=True)
+class ProviderResult:
+    """The provider's answer for one image, kept on the job for the ingest and for audit."""
+
+    url: str | None
+    b64_json: str | None
+    model: str
+    created: int
+    generated_images: int
+    request_id: str = ""
+    client_request_id: str = ""
+    seed: int | None = None
+    size: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ProviderResult:
+        fields = cls.__dataclass_fields__
+        return cls(**{key: value for key, value in data.items() if key in fields})
+
+
+class SeedreamError(Exception):
+    """A failed call: `code` is the product's stable code, `message` fit for the end user."""
+
+    def __init__(
+        self,
+        error_class: contract.ErrorClass,
+        *,
+        http_status: int | None = None,
+        provider_code: str = "",
+        param: str = "",
+        request_id: str = "",
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.code = error_class.code
+        self.retryable = error_class.retryable
+        self.message = error_class.user_message
+        if error_class is contract.INVALID_PARAMETER and param:
+            self.message = f"The provider rejected the parameter {param!r}."
+        self.http_status = http_status
+        self.provider_code = provider_code
+        self.param = param
+        self.request_id = request_id
+        self.detail = detail[:EXCERPT_CHARS]
+        self.retry_after = retry_after
+        super().__init__(f"{self.code} ({http_status}): {self.detail or self.message}")
+
+
+class SeedreamInvalidParameter(SeedreamError): ...
+
+
+class SeedreamContentRefused(SeedreamError): ...
+
+
+class SeedreamAuthError(SeedreamError): ...
+
+
+class SeedreamAccessDenied(SeedreamError): ...
+
+
+class SeedreamModelUnavailable(SeedreamError): ...
+
+
+class SeedreamRateLimited(SeedreamError): ...
+
+
+class SeedreamQuotaExceeded(SeedreamError): ...
+
+
+class SeedreamServerError(SeedreamError): ...
+
+
+class SeedreamTimeout(SeedreamError): ...
+
+
+class SeedreamConnectionError(SeedreamError): ...
+
+
+class SeedreamBadResponse(SeedreamError): ...
+
+
+_CLASSES: dict[str, type[SeedreamError]] = {
+    contract.INVALID_PARAMETER.code: SeedreamInvalidParameter,
+    contract.INPUT_REFUSED.code: SeedreamContentRefused,
+    contract.OUTPUT_REFUSED.code: SeedreamContentRefused,
+    contract.AUTH_FAILED.code: SeedreamAuthError,
+    contract.ACCESS_DENIED.code: SeedreamAccessDenied,
+    contract.MODEL_UNAVAILABLE.code: SeedreamModelUnavailable,
+    contract.RATE_LIMITED.code: SeedreamRateLimited,
+    contract.QUOTA_EXCEEDED.code: SeedreamQuotaExceeded,
+    contract.PROVIDER_ERROR.code: SeedreamServerError,
+    contract.TIMEOUT.code: SeedreamTimeout,
+    contract.CONNECTION_ERROR.code: SeedreamConnectionError,
+    contract.BAD_RESPONSE.code: SeedreamBadResponse,
+}
+
+
+def _error(error_class: contract.ErrorClass, **kwargs) -> SeedreamError:
+    return _CLASSES.get(error_class.code, SeedreamError)(error_class, **kwargs)
+
+
+# --- Transport ------------------------------------------------------------------
+
+_lock = threading.Lock()
+_session: requests.Session | None = None
+
+
+def session() -> requests.Session:
+    """The process's pooled session (a threaded worker runs ~50 calls at once)."""
+    global _session
+    with _lock:
+        if _session is None:
+            pooled = requests.Session()
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
+            pooled.mount("http://", adapter)
+            pooled.mount("https://", adapter)
+            _session = pooled
+        return _session
+
+
+def generate(
+    params: contract.GenerationParams,
+    *,
+    config: ClientConfig | None = None,
+    client_request_id: str | None = None,
+) -> ProviderResult:
+    """POST one generation request; return the answer or raise a SeedreamError."""
+    config = config or ClientConfig.from_settings()
+    client_request_id = client_request_id or uuid.uuid4().hex
+    headers = {
+        "Authorization": f"Bearer {config.api_key}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": config.user_agent,
+        contract.CLIENT_REQUEST_ID_HEADER: client_request_id,
+    }
+    started = time.monotonic()
+    try:
+        response = session().post(
+            config.endpoint,
+            json=params.to_request_body(),
+            headers=headers,
+            timeout=(config.connect_timeout, config.read_timeout),
+        )
+        body = response.content
+    except requests.Timeout as exc:
+        raise _error(contract.TIMEOUT, detail=type(exc).__name__) from None
+    except requests.RequestException as exc:
+        raise _error(contract.CONNECTION_ERROR, detail=type(exc).__name__) from None
+    request_id = response.headers.get(contract.REQUEST_ID_HEADER, "")
+    log.info(
+        "seedream %s %s request_id=%s %.0fms prompt=%r",
+        response.status_code,
+        params.model,
+        request_id,
+        (time.monotonic() - started) * 1000,
+        params.prompt[:60],
+    )
+    return _parse(response, body, request_id=request_id, client_request_id=client_request_id)
+
+
+def _parse(
+    response: requests.Response, body: bytes, *, request_id: str, client_request_id: str
+) -> ProviderResult:
+    status = response.status_code
+    payload = _json_or_none(body)
+    if not 200 <= status < 300 or (isinstance(payload, dict) and payload.get("error")):
+        raise _http_error(status, payload, body, request_id, response.headers.get("Retry-After"))
+    if not isinstance(payload, dict):
+        raise _bad(request_id, "the body is not a JSON object", body)
+    data = payload.get("data")
+    if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+        raise _bad(request_id, "no image in data", body)
+    item = data[0]
+    url, b64 = item.get("url"), item.get("b64_json")
+    if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+        raise _bad(request_id, "url is not a web address", body)
+    if b64 is not None and not _is_base64(b64):
+        raise _bad(request_id, "b64_json is not base64", body)
+    if not url and not b64:
+        raise _bad(request_id, "the item has neither url nor b64_json", body)
+    usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+    return ProviderResult(
+        url=url or None,
+        b64_json=b64 or None,
+        model=str(payload.get("model") or ""),
+        created=_int(payload.get("created"), 0),
+        generated_images=_int(usage.get("generated_images"), len(data)),
+        request_id=request_id,
+        client_request_id=client_request_id,
+        seed=_int(item.get("seed"), None),
+        size=item.get("size") if isinstance(item.get("size"), str) else None,
+    )
+
+
+def _http_error(status, payload, body, request_id, retry_after) -> SeedreamError:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    error = error if isinstance(error, dict) else {}
+    provider_code = str(error.get("code") or "")[:120]
+    message = str(error.get("message") or "") or body[:EXCERPT_CHARS].decode("utf-8", "replace")
+    return _error(
+        contract.classify_error(status, provider_code),
+        http_status=status,
+        provider_code=provider_code,
+        param=str(error.get("param") or "")[:60],
+        request_id=request_id,
+        detail=message,
+        retry_after=_float(retry_after),
+    )
+
+
+def _bad(request_id: str, why: str, body: bytes) -> SeedreamError:
+    excerpt = body[:EXCERPT_CHARS].decode("utf-8", "replace")
+    return _error(
+        contract.BAD_RESPONSE, http_status=200, request_id=request_id, detail=f"{why}: {excerpt}"
+    )
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _is_base64(value: Any) -> bool:
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _int(value: Any, default):
+    if isinstance(value, bool):
+        return default
+    if isinstance(value, int):
+        return value
+    return default
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

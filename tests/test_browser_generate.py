@@ -1,0 +1,77 @@
+"""A member generates images in Chromium and watches them arrive without reloading."""
+
+import pytest
+
+from gallery.models import Generation
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+
+def open_generate(page, live_server):
+    page.goto(f"{live_server.url}/generate/")
+    page.get_by_label("Prompt").fill("A porcelain fox in morning fog")
+
+
+def test_generate_two_variations_and_watch_them_arrive(
+    logged_in_page, live_server, start_worker, emulator, s3_server, tmp_path
+):
+    start_worker(concurrency=4)
+    emulator.faults(count=2, kind="latency", latency_s=1.0, status=200)
+    page = logged_in_page
+    open_generate(page, live_server)
+    page.get_by_role("button", name="864×1152").click()
+    assert page.get_by_label("Size").input_value() == "864x1152"
+    page.get_by_label("Variations").fill("2")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(f"{live_server.url}/generate/*/")
+    page.evaluate("window.__stillTheSamePage = true")
+    cards = page.locator("article.job")
+    assert cards.count() == 2
+    page.wait_for_function(
+        "document.querySelectorAll('article.job[data-status=succeeded] img').length === 2",
+        timeout=60_000,
+    )
+    assert page.evaluate("window.__stillTheSamePage") is True  # updated in place, no reload
+    page.locator("article.job img").first.evaluate("img => img.decode()")
+    widths = page.locator("article.job img").evaluate_all("els => els.map(e => e.naturalWidth)")
+    assert all(width > 0 for width in widths)
+    page.screenshot(path=str(tmp_path / "batch.png"), full_page=True)
+    seeds = {g.seed for g in Generation.objects.all()}
+    assert len(seeds) == 2
+
+
+def test_a_queued_job_can_be_canceled(logged_in_page, live_server, redis_url):
+    page = logged_in_page  # no worker: the job stays queued
+    open_generate(page, live_server)
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(f"{live_server.url}/generate/*/")
+    page.get_by_role("button", name="Cancel").click()
+    page.locator("article.job[data-status=canceled]").wait_for()
+    assert Generation.objects.get().status == "canceled"
+
+
+def test_a_refused_prompt_shows_why_and_can_be_retried(
+    logged_in_page, live_server, start_worker, emulator, s3_server
+):
+    start_worker(concurrency=2)
+    emulator.faults(count=1, status=400, code="InputTextSensitiveContentDetected")
+    page = logged_in_page
+    open_generate(page, live_server)
+    page.get_by_role("button", name="Generate").click()
+    failed = page.locator("article.job[data-status=failed]")
+    failed.wait_for(timeout=30_000)
+    assert "refused by the provider's content filter" in failed.inner_text()
+    page.get_by_role("button", name="Retry").click()
+    page.locator("article.job[data-status=succeeded] img").wait_for(timeout=30_000)
+
+
+def test_bad_form_input_shows_field_errors_in_the_browser(logged_in_page, live_server):
+    page = logged_in_page
+    open_generate(page, live_server)
+    page.get_by_label("Size").fill("100x100")
+    page.get_by_label("Seed").fill("banana")
+    page.get_by_role("button", name="Generate").click()
+    assert page.get_by_text("each side must be between 512 and 2048").is_visible()
+    assert page.get_by_text("Seed must be a whole number").is_visible()
+    assert page.get_by_label("Prompt").input_value() == "A porcelain fox in morning fog"
+    assert Generation.objects.count() == 0

@@ -1,0 +1,101 @@
+"""The pipeline end to end with a real Celery worker: jobs finish, and a worker killed mid-flight
+costs at most the calls it cut off."""
+
+import time
+
+import pytest
+
+from gallery.models import Generation, Image, ProviderCall
+from gallery.seedream.contract import GenerationParams
+from gallery.services import generation as service
+from gallery.storage import media_storage
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+Status = Generation.Status
+
+
+def wait_until(predicate, *, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    statuses = list(Generation.objects.values_list("id", "status", "error_code"))
+    raise AssertionError(f"timed out waiting for {what}: {statuses}")
+
+
+def all_settled() -> bool:
+    return not Generation.objects.filter(status__in=Generation.ACTIVE).exists()
+
+
+def stored_originals() -> list[str]:
+    storage = media_storage()
+    paginator = storage.connection.meta.client.get_paginator("list_objects_v2")
+    keys = []
+    for page in paginator.paginate(Bucket=storage.bucket_name, Prefix="originals/"):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
+@pytest.fixture
+def empty_bucket(s3_server):
+    storage = media_storage()
+    client = storage.connection.meta.client
+    for key in stored_originals():
+        client.delete_object(Bucket=storage.bucket_name, Key=key)
+
+
+def test_worker_takes_a_submitted_job_to_a_stored_image(
+    start_worker, emulator, alice, empty_bucket
+):
+    start_worker(concurrency=4)
+    rows = service.submit(
+        user=alice, params=GenerationParams(prompt="a red kite", size="864x1152"), variations=2
+    )
+    wait_until(all_settled, timeout=60, what="two jobs")
+    assert set(Generation.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
+    assert Image.objects.filter(generation__in=rows).count() == 2
+    assert len(stored_originals()) == 2
+    assert emulator.stats()["requests"] == 2
+
+
+def test_killed_worker_never_pays_twice_for_an_answered_job(
+    start_worker, emulator, alice, empty_bucket
+):
+    concurrency = 8
+    jobs = 30
+    emulator.faults(count=jobs, kind="latency", latency_s=1.0, status=200)
+    fast_redelivery = {
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+        "SEEDREAM_READ_TIMEOUT": "4",  # the lease on a cut-off call: 5 + 4 + 5 s
+        "SEEDREAM_CONNECT_TIMEOUT": "5",
+    }
+    first = start_worker(concurrency=concurrency, **fast_redelivery)
+    for i in range(jobs):
+        service.submit(user=alice, params=GenerationParams(prompt=f"kite {i}", seed=1000 + i))
+    wait_until(
+        lambda: Generation.objects.filter(status=Status.CALLING).count() >= concurrency // 2,
+        timeout=30,
+        what="calls in flight",
+    )
+    first.kill()
+    cut_off = Generation.objects.filter(status=Status.CALLING).count()
+    answered_before_kill = set(
+        Generation.objects.exclude(provider_result=None).values_list("id", flat=True)
+    )
+    start_worker(concurrency=concurrency, **fast_redelivery)
+    wait_until(all_settled, timeout=120, what="all jobs after the crash")
+
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == jobs
+    assert len(stored_originals()) == jobs
+    repeats = sum(Generation.objects.values_list("repeat_calls", flat=True))
+    assert repeats <= min(cut_off, concurrency)
+    assert ProviderCall.objects.count() == jobs + repeats
+    assert jobs <= emulator.stats()["requests"] <= jobs + repeats
+    for generation_id in answered_before_kill:
+        assert not ProviderCall.objects.filter(generation_id=generation_id, is_repeat=True).exists()
+    # Every job was answered exactly once.
+    answered = ProviderCall.objects.filter(http_status=200).values_list("generation_id", flat=True)
+    assert sorted(answered) == sorted(Generation.objects.values_list("id", flat=True))
