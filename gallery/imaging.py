@@ -39,6 +39,7 @@ NS = {
 }
 # Marks the XMP packets we write, so a re-run replaces ours and leaves others alone.
 OUR_MARKER = b"seedgallery:generator"
+WEBP_METHOD = 0
 
 
 class ImageRejected(Exception):
@@ -88,29 +89,34 @@ def verify_image(
     data: bytes, *, claimed_content_type: str | None = None, max_pixels: int = 40_000_000
 ) -> VerifiedImage:
     """Decode the bytes fully (truncation shows only then) and check format and size."""
+    verified = check_header(data, claimed_content_type, max_pixels)
+    try:
+        with Image.open(BytesIO(data)) as image:
+            image.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", "the image is too large to decode.") from exc
+    except OSError as exc:
+        raise _decode_error(exc) from exc
+    except (ValueError, SyntaxError, struct.error, zlib.error) as exc:
+        raise ImageRejected("truncated", "the image data is damaged.") from exc
+    return verified
+
+
+def check_header(data: bytes, claimed_content_type: str | None, max_pixels: int) -> VerifiedImage:
+    """Format, size and claimed type from the header alone, before paying for a decode."""
     if not data:
         raise ImageRejected("not_an_image", "the file is empty.")
     try:
         with Image.open(BytesIO(data)) as image:
-            fmt = image.format
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageRejected(
-                    "too_many_pixels", f"{width}x{height} is more pixels than allowed."
-                )
-            if fmt not in FORMATS:
-                raise ImageRejected("unsupported_format", f"{fmt} images are not accepted.")
-            image.load()
-    except ImageRejected:
-        raise
+            fmt, (width, height) = image.format, image.size
     except Image.DecompressionBombError as exc:
         raise ImageRejected("too_many_pixels", "the image is too large to decode.") from exc
-    except OSError as exc:
-        if "truncated" in str(exc).lower() or "broken data stream" in str(exc).lower():
-            raise ImageRejected("truncated", "the image file is cut short.") from exc
+    except (OSError, ValueError, SyntaxError, struct.error) as exc:
         raise ImageRejected("not_an_image", "the file is not an image.") from exc
-    except (ValueError, SyntaxError, struct.error, zlib.error) as exc:
-        raise ImageRejected("truncated", "the image data is damaged.") from exc
+    if width * height > max_pixels:
+        raise ImageRejected("too_many_pixels", f"{width}x{height} is more pixels than allowed.")
+    if fmt not in FORMATS:
+        raise ImageRejected("unsupported_format", f"{fmt} images are not accepted.")
     content_type, extension = FORMATS[fmt]
     claimed = (claimed_content_type or "").split(";")[0].strip().lower()
     if claimed and claimed not in (content_type, "application/octet-stream", "binary/octet-stream"):
@@ -118,6 +124,13 @@ def verify_image(
             "format_mismatch", f"it was served as {claimed[:40]} but is {content_type}."
         )
     return VerifiedImage(fmt, content_type, extension, width, height)
+
+
+def _decode_error(exc: OSError) -> ImageRejected:
+    text = str(exc).lower()
+    if "truncated" in text or "broken data stream" in text or "premature end" in text:
+        return ImageRejected("truncated", "the image file is cut short.")
+    return ImageRejected("not_an_image", "the image data cannot be decoded.")
 
 
 # --- Metadata ---------------------------------------------------------------------
@@ -290,18 +303,47 @@ def _find_xmp(data: bytes) -> bytes | None:
 # --- Derivatives ------------------------------------------------------------------
 
 
+def inspect_image(
+    data: bytes,
+    *,
+    claimed_content_type: str | None = None,
+    max_pixels: int = 40_000_000,
+    max_side: int = 384,
+) -> tuple[VerifiedImage, Derivatives]:
+    """verify_image and make_derivatives from one decode: a JPEG is decoded at reduced scale
+    (draft), which still reads the whole stream, so truncation is caught all the same."""
+    verified = check_header(data, claimed_content_type, max_pixels)
+    try:
+        with Image.open(BytesIO(data)) as image:
+            if image.format == "JPEG":
+                image.draft("RGB", (max_side, max_side))
+            image.load()
+            return verified, _derive(image, max_side, quality=80)
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", "the image is too large to decode.") from exc
+    except OSError as exc:
+        raise _decode_error(exc) from exc
+    except (ValueError, SyntaxError, struct.error, zlib.error) as exc:
+        raise ImageRejected("truncated", "the image data is damaged.") from exc
+
+
 def make_derivatives(data: bytes, *, max_side: int = 384, quality: int = 80) -> Derivatives:
     """A WebP thumbnail (longest side max_side, upright) and the image's average colour."""
     with Image.open(BytesIO(data)) as image:
         if image.format == "JPEG":
             image.draft("RGB", (max_side, max_side))  # decode at 1/2..1/8 scale: much cheaper
-        upright = ImageOps.exif_transpose(image)
-        rgb = upright.convert("RGBA" if _has_alpha(upright) else "RGB")
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        buffer = BytesIO()
-        rgb.save(buffer, "WEBP", quality=quality, method=4)
-        r, g, b = rgb.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
-        return Derivatives(buffer.getvalue(), rgb.width, rgb.height, f"#{r:02x}{g:02x}{b:02x}")
+        return _derive(image, max_side, quality)
+
+
+def _derive(image: Image.Image, max_side: int, quality: int) -> Derivatives:
+    upright = ImageOps.exif_transpose(image)
+    rgb = upright.convert("RGBA" if _has_alpha(upright) else "RGB")
+    rgb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)  # LANCZOS: +1 ms, no visible gain
+    buffer = BytesIO()
+    # method 0 encodes in a third of the time of the default 4, for a slightly larger file.
+    rgb.save(buffer, "WEBP", quality=quality, method=WEBP_METHOD)
+    r, g, b = rgb.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
+    return Derivatives(buffer.getvalue(), rgb.width, rgb.height, f"#{r:02x}{g:02x}{b:02x}")
 
 
 def _has_alpha(image: Image.Image) -> bool:

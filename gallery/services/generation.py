@@ -166,7 +166,8 @@ def run(generation_id: int) -> RunOutcome:
         outcome = _call_provider(generation)
         if outcome is not None:
             return outcome
-    return _ingest(generation_id)
+        generation.refresh_from_db()
+    return _ingest(generation)
 
 
 def _call_provider(generation: Generation) -> RunOutcome | None:
@@ -287,8 +288,7 @@ def _provider_failed(generation: Generation, exc: seedream.SeedreamError) -> Run
     return RunOutcome(Status.FAILED)
 
 
-def _ingest(generation_id: int) -> RunOutcome:
-    generation = Generation.objects.get(pk=generation_id)
+def _ingest(generation: Generation) -> RunOutcome:
     if generation.status != Status.FETCHED:
         return RunOutcome(generation.status)
     if _provider_url_expired(generation):
@@ -300,7 +300,7 @@ def _ingest(generation_id: int) -> RunOutcome:
         )
         return RunOutcome(Status.FAILED)
     Generation.objects.filter(pk=generation.pk).update(ingest_attempts=F("ingest_attempts") + 1)
-    generation.refresh_from_db()
+    generation.ingest_attempts += 1  # close enough for the retry budget; the row has the truth
     try:
         stored = ingest.ingest_provider_image(generation)
     except ingest.IngestError as exc:

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -22,11 +23,14 @@ from django.conf import settings
 from gallery import imaging
 from gallery.models import Generation
 from gallery.seedream.client import ProviderResult
-from gallery.storage import media_storage, original_key, thumbnail_key
+from gallery.storage import delete_object, original_key, put_object, thumbnail_key
 
 log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 3
+MAX_PIXELS = 40_000_000
+# Uploads of originals run beside the decode that verifies them.
+_uploads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-upload")
 PRODUCT_NAME = "Seedgallery"
 
 
@@ -56,22 +60,31 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
     else:
         raise IngestError("bad_response", "The provider's answer held no image.")
     try:
-        verified = imaging.verify_image(data, claimed_content_type=content_type)
+        claimed = imaging.check_header(data, content_type, MAX_PIXELS)
     except imaging.ImageRejected as exc:
-        raise IngestError(exc.code, f"The provider's image was unusable: {exc.message}") from exc
+        raise _unusable(exc) from exc
+    labelled = imaging.embed_metadata(data, claimed.format, _metadata_for(generation, result))
+    sha256 = hashlib.sha256(labelled).hexdigest()
+    key = original_key(sha256, claimed.extension)
+    thumb_key = thumbnail_key(sha256)
+    # The upload of the original overlaps the decode that verifies it and makes the
+    # thumbnail (the costly part); an image that fails the decode is deleted again.
+    upload = _uploads.submit(_put, key, labelled, claimed.content_type)
+    try:
+        verified, derivatives = imaging.inspect_image(
+            data, claimed_content_type=content_type, max_side=settings.THUMBNAIL_SIZE
+        )
+    except imaging.ImageRejected as exc:
+        _discard(upload, key)
+        raise _unusable(exc) from exc
+    _put(thumb_key, derivatives.thumbnail, "image/webp")
+    upload.result()
     warning = ""
     if (verified.width, verified.height) != (generation.width, generation.height):
         warning = (
             f"The provider returned {verified.width}x{verified.height} instead of the "
             f"requested {generation.size}."
         )
-    labelled = imaging.embed_metadata(data, verified.format, _metadata_for(generation, result))
-    derivatives = imaging.make_derivatives(data, max_side=settings.THUMBNAIL_SIZE)
-    sha256 = hashlib.sha256(labelled).hexdigest()
-    key = original_key(sha256, verified.extension)
-    thumb_key = thumbnail_key(sha256)
-    _put(key, labelled, verified.content_type)
-    _put(thumb_key, derivatives.thumbnail, "image/webp")
     return StoredImage(
         fields=dict(
             prompt=generation.prompt,
@@ -93,6 +106,19 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
         ),
         warning=warning,
     )
+
+
+def _unusable(exc: imaging.ImageRejected) -> IngestError:
+    return IngestError(exc.code, f"The provider's image was unusable: {exc.message}")
+
+
+def _discard(upload, key: str) -> None:
+    """Remove an original stored before its decode failed, so nothing is half-stored."""
+    try:
+        upload.result()
+        delete_object(key)
+    except Exception as exc:  # the image is refused either way; an orphan object is harmless
+        log.warning("could not remove unverified original %s: %s", key, exc)
 
 
 def _metadata_for(generation: Generation, result: ProviderResult) -> imaging.ImageMetadata:
@@ -126,19 +152,11 @@ def _decode_b64(text: str) -> bytes:
 
 
 def _put(key: str, data: bytes, content_type: str) -> None:
-    """Store bytes under a content-addressed key; the same key already there is the same bytes."""
-    storage = media_storage()
+    """Store bytes under their content-addressed key. Storing the same bytes again rewrites
+    the same object, so they are stored once; a HEAD first would cost every new image a
+    round trip to save one on a rare repeat."""
     try:
-        if storage.exists(key):
-            return
-        client = storage.connection.meta.client
-        client.put_object(
-            Bucket=storage.bucket_name,
-            Key=key,
-            Body=data,
-            ContentType=content_type,
-            CacheControl="private, max-age=31536000, immutable",
-        )
+        put_object(key, data, content_type)
     except Exception as exc:  # botocore raises many kinds; all mean "storage unavailable"
         log.warning("storing %s failed: %s", key, exc)
         raise IngestError(
