@@ -111,8 +111,8 @@ class Picture:
 def render_jpeg(picture: Picture) -> bytes:
     """A pleasant, deterministic JPEG: soft colour fields seeded from the request's hash."""
     digest = hashlib.sha256(
-        f"{picture.prompt}|{picture.seed}|{picture.width}x{picture.height}|"
-        f"{picture.guidance:g}|{picture.watermark}".encode()
+        # Not the watermark: the mark is stamped on the same picture.
+        f"{picture.prompt}|{picture.seed}|{picture.width}x{picture.height}|{picture.guidance:g}".encode()
     ).digest()
     rng = random.Random(digest)
     # Draw small and scale up: the blur makes the upscale smooth and keeps this cheap.
