@@ -42,7 +42,10 @@ def assert_error(response, status, code, param=None):
     assert response.status_code == status, response.text
     error = response.json()["error"]
     assert error["code"] == code
-    assert "Request id:" not in error["message"] or response.headers["X-Request-Id"] in error["message"]
+    assert (
+        "Request id:" not in error["message"]
+        or response.headers["X-Request-Id"] in error["message"]
+    )
     if param is not None:
         assert error["param"] == param
     assert set(error) == {"code", "message", "param", "type"}
@@ -179,7 +182,9 @@ def test_b64_json_returns_the_jpeg_inline(emulator):
 def test_a_tampered_link_is_refused(emulator):
     url = post(emulator, body()).json()["data"][0]["url"]
     token_start = url.index("/_emulator/images/") + len("/_emulator/images/")
-    tampered = url[:token_start] + ("A" if url[token_start] != "A" else "B") + url[token_start + 1 :]
+    tampered = (
+        url[:token_start] + ("A" if url[token_start] != "A" else "B") + url[token_start + 1 :]
+    )
     assert requests.get(tampered, timeout=10).status_code == 403
 
 
@@ -253,7 +258,10 @@ def test_malformed_body_no_data_and_error_in_200(emulator):
     ("kind", "check"),
     [
         ("url_404", lambda r: r.status_code == 404),
-        ("url_html", lambda r: r.status_code == 200 and r.headers["Content-Type"].startswith("text/html")),
+        (
+            "url_html",
+            lambda r: r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"),
+        ),
         ("url_truncated", lambda r: r.status_code == 200 and not r.content.endswith(b"\xff\xd9")),
         ("url_wrong_size", lambda r: Image.open(io.BytesIO(r.content)).size == (512, 512)),
     ],
