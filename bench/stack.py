@@ -30,7 +30,9 @@ class Stack:
 def start(*, emulator_latency: float = 0.0, database: str = "sqlite") -> Stack:
     stack = Stack()
     atexit.register(stack.stop)
-    redis_port, s3_port, emulator_port = (devstack.free_port() for _ in range(3))
+    redis_port, emulator_port = devstack.free_port(), devstack.free_port()
+    ports = devstack.SeaweedPorts.free()
+    s3_port = ports.s3
     key = "bench-key"
     env = {
         "SECRET_KEY": "bench-only",
@@ -66,7 +68,6 @@ def start(*, emulator_latency: float = 0.0, database: str = "sqlite") -> Stack:
     weed_dir.mkdir()
     identities = stack.tmp / "s3.json"
     devstack.write_s3_identities(identities, "bench", "bench-secret")
-    ports = devstack.SeaweedPorts.around(s3_port, base=_free_base())
     stack.procs.append(
         devstack.start(
             devstack.seaweedfs_argv(weed_dir, ports, identities), log_path=stack.tmp / "weed.log"
@@ -115,14 +116,3 @@ def _recreate_postgres_database(url: str) -> None:
     with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _free_base() -> int:
-    import random
-
-    for _ in range(200):
-        base = random.randint(30000, 39000)
-        ports = [*range(base, base + 5), *range(base + 10000, base + 10005)]
-        if not any(devstack.port_in_use(p) for p in ports):
-            return base
-    raise RuntimeError("no free port range")

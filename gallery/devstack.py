@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -25,6 +26,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_bindable(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
@@ -114,6 +124,17 @@ class SeaweedPorts:
     @classmethod
     def around(cls, s3: int, base: int | None = None) -> SeaweedPorts:
         return cls(s3=s3, base=base if base is not None else s3 + 100)
+
+    @classmethod
+    def free(cls) -> SeaweedPorts:
+        """Ports for a private SeaweedFS, all bindable, below the ephemeral range (32768+)
+        so that no client socket can take one between this check and the start."""
+        for _ in range(500):
+            base = random.randrange(10_000, 22_000, 10)
+            ports = cls(s3=base + 5, base=base)
+            if all(port_bindable(port) for port in ports.all()):
+                return ports
+        raise ServiceError("no free block of ports for SeaweedFS between 10000 and 32000")
 
     def all(self) -> list[int]:
         # grpc ports are http + 10000 in SeaweedFS.
