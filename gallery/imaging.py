@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
@@ -90,15 +92,8 @@ def verify_image(
 ) -> VerifiedImage:
     """Decode the bytes fully (truncation shows only then) and check format and size."""
     verified = check_header(data, claimed_content_type, max_pixels)
-    try:
-        with Image.open(BytesIO(data)) as image:
-            image.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("too_many_pixels", "the image is too large to decode.") from exc
-    except OSError as exc:
-        raise _decode_error(exc) from exc
-    except (ValueError, SyntaxError, struct.error, zlib.error) as exc:
-        raise ImageRejected("truncated", "the image data is damaged.") from exc
+    with _decoding(), Image.open(BytesIO(data)) as image:
+        image.load()
     return verified
 
 
@@ -126,11 +121,20 @@ def check_header(data: bytes, claimed_content_type: str | None, max_pixels: int)
     return VerifiedImage(fmt, content_type, extension, width, height)
 
 
-def _decode_error(exc: OSError) -> ImageRejected:
-    text = str(exc).lower()
-    if "truncated" in text or "broken data stream" in text or "premature end" in text:
-        return ImageRejected("truncated", "the image file is cut short.")
-    return ImageRejected("not_an_image", "the image data cannot be decoded.")
+@contextmanager
+def _decoding() -> Iterator[None]:
+    """Turn Pillow's many decode failures into ImageRejected with a stable code."""
+    try:
+        yield
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", "the image is too large to decode.") from exc
+    except OSError as exc:
+        text = str(exc).lower()
+        if "truncated" in text or "broken data stream" in text or "premature end" in text:
+            raise ImageRejected("truncated", "the image file is cut short.") from exc
+        raise ImageRejected("not_an_image", "the image data cannot be decoded.") from exc
+    except (ValueError, SyntaxError, struct.error, zlib.error) as exc:
+        raise ImageRejected("truncated", "the image data is damaged.") from exc
 
 
 # --- Metadata ---------------------------------------------------------------------
@@ -313,18 +317,11 @@ def inspect_image(
     """verify_image and make_derivatives from one decode: a JPEG is decoded at reduced scale
     (draft), which still reads the whole stream, so truncation is caught all the same."""
     verified = check_header(data, claimed_content_type, max_pixels)
-    try:
-        with Image.open(BytesIO(data)) as image:
-            if image.format == "JPEG":
-                image.draft("RGB", (max_side, max_side))
-            image.load()
-            return verified, _derive(image, max_side, quality=80)
-    except Image.DecompressionBombError as exc:
-        raise ImageRejected("too_many_pixels", "the image is too large to decode.") from exc
-    except OSError as exc:
-        raise _decode_error(exc) from exc
-    except (ValueError, SyntaxError, struct.error, zlib.error) as exc:
-        raise ImageRejected("truncated", "the image data is damaged.") from exc
+    with _decoding(), Image.open(BytesIO(data)) as image:
+        if image.format == "JPEG":
+            image.draft("RGB", (max_side, max_side))
+        image.load()
+        return verified, _derive(image, max_side, quality=80)
 
 
 def make_derivatives(data: bytes, *, max_side: int = 384, quality: int = 80) -> Derivatives:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from gallery.services import ingest
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
+URL_EXPIRED_MESSAGE = "The provider's image link expired before the image could be stored."
 
 
 class QuotaExceeded(Exception):
@@ -90,7 +92,7 @@ def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Gener
         remaining = images_left_today(user)
         if variations > remaining:
             raise QuotaExceeded(requested=variations, remaining=remaining, limit=daily_limit(user))
-        batch = Generation._meta.get_field("batch").default()
+        batch = uuid.uuid4()
         rows = [
             Generation(
                 user=user,
@@ -292,12 +294,7 @@ def _ingest(generation: Generation) -> RunOutcome:
     if generation.status != Status.FETCHED:
         return RunOutcome(generation.status)
     if _provider_url_expired(generation):
-        _fail(
-            generation.pk,
-            Status.FETCHED,
-            "provider_url_expired",
-            "The provider's image link expired before the image could be stored.",
-        )
+        _fail(generation.pk, Status.FETCHED, "provider_url_expired", URL_EXPIRED_MESSAGE)
         return RunOutcome(Status.FAILED)
     Generation.objects.filter(pk=generation.pk).update(ingest_attempts=F("ingest_attempts") + 1)
     generation.ingest_attempts += 1  # close enough for the retry budget; the row has the truth
@@ -347,11 +344,18 @@ def _provider_url_expired(generation: Generation) -> bool:
 
 
 def _fail(pk: int, from_status: str, code: str, message: str, *, provider_code: str = "") -> bool:
+    rows = Generation.objects.filter(pk=pk, status=from_status)
+    return _fail_rows(rows, code, message, provider_code=provider_code)
+
+
+def _fail_rows(rows, code: str, message: str, *, provider_code: str = "") -> bool:
+    """Move the matched rows to `failed`, in one conditional UPDATE."""
+    now = timezone.now()
     return bool(
-        Generation.objects.filter(pk=pk, status=from_status).update(
+        rows.update(
             status=Status.FAILED,
-            status_changed_at=timezone.now(),
-            finished_at=timezone.now(),
+            status_changed_at=now,
+            finished_at=now,
             next_attempt_at=None,
             error_code=code[:40],
             error_message=message,
@@ -410,22 +414,10 @@ def _sweep_one(generation: Generation, deadline) -> bool:
         and generation.provider_attempts >= settings.GENERATION_MAX_PROVIDER_ATTEMPTS
     )
     if generation.status == Status.FETCHED and _provider_url_expired(generation):
-        stale.update(
-            status=Status.FAILED,
-            status_changed_at=timezone.now(),
-            finished_at=timezone.now(),
-            error_code="provider_url_expired",
-            error_message="The provider's image link expired before the image could be stored.",
-        )
+        _fail_rows(stale, "provider_url_expired", URL_EXPIRED_MESSAGE)
         return False
     if out_of_attempts:
-        stale.update(
-            status=Status.FAILED,
-            status_changed_at=timezone.now(),
-            finished_at=timezone.now(),
-            error_code="stuck",
-            error_message="The job stopped making progress and ran out of attempts.",
-        )
+        _fail_rows(stale, "stuck", "The job stopped making progress and ran out of attempts.")
         return False
     if stale.update(status_changed_at=timezone.now()):
         _enqueue(generation.pk)
