@@ -1,10 +1,10 @@
-"""A stand-in for the Seedream images API: same request, response and error contract, real
+"""A stand-in for the Seedream images API: the same request, response and error contract, real
 JPEGs, signed expiring image links, and test controls for counting and injecting faults.
 
-An ASGI app (Starlette under uvicorn): waiting is `asyncio.sleep`, image work runs in a
+An ASGI app (Starlette under uvicorn): waiting is `asyncio.sleep` and drawing runs in a
 thread, so hundreds of slow requests do not pile up. Image links carry their parameters,
-signed, and the image is drawn again on demand, so the emulator keeps no images in memory
-beyond a small cache. Imports no Django.
+signed, and the image is drawn on demand, so the emulator keeps no images beyond a small
+cache. Imports no Django.
 """
 
 from __future__ import annotations
@@ -18,22 +18,30 @@ import hmac
 import io
 import json
 import random
+import re
 import secrets
+import socket
+import struct
 import threading
 import time
 from collections import Counter, OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+import uvicorn
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from gallery.seedream import contract
 
+# Fields of newer models on the same endpoint: the official SDK sends them as null (absent).
 UNSUPPORTED_FIELDS = (
     "image",
     "stream",
@@ -42,25 +50,28 @@ UNSUPPORTED_FIELDS = (
     "sequential_image_generation_options",
     "output_format",
 )
-FAULT_KINDS = (
-    "error",
-    "latency",
-    "malformed_body",
-    "no_data",
-    "error_in_200",
-    "url_404",
-    "url_html",
-    "url_truncated",
-    "url_wrong_size",
-)
+# Faults that answer in place of the model, whatever the request holds.
+ANSWER_KINDS = ("error", "malformed_body", "no_data", "error_in_200", "reset")
+# Faults that answer a valid url-format request with a success whose link is broken.
 URL_KINDS = ("url_404", "url_html", "url_truncated", "url_wrong_size")
+FAULT_KINDS = (*ANSWER_KINDS, "latency", *URL_KINDS)
+FAULT_FIELDS = ("count", "status", "code", "latency_s", "kind")
+MAX_FAULT_COUNT = 100_000
+MAX_FAULT_LATENCY_S = 120.0
+_CODE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*")
+
 JPEG_QUALITY = 88
 GRAIN_TILE = 256
 GRAIN_STRENGTH = 0.045
+IMAGE_CACHE_SIZE = 64  # about 10 MB of 1024x1024 JPEGs
+IMAGE_PATH = "/_emulator/images/"
+TRANSPORT_STATE_KEY = "emulator_transport"
 
 
 @dataclass(frozen=True)
 class EmulatorConfig:
+    """What one emulator accepts and how it answers."""
+
     keys: tuple[str, ...]
     signing_secret: bytes
     latency_s: float = 0.0
@@ -69,17 +80,103 @@ class EmulatorConfig:
     models: tuple[str, ...] = (contract.DEFAULT_MODEL,)
 
 
+# --- Faults and counters ------------------------------------------------------------
+
+
 @dataclass
 class Fault:
+    """How the next `count` generation requests answer."""
+
     count: int
-    status: int
     kind: str
+    status: int
     code: str = ""
     latency_s: float = 0.0
 
 
+def parse_fault(spec: Any) -> Fault:
+    """A fault from its JSON spec; ValueError says what is wrong with it."""
+    if not isinstance(spec, dict):
+        raise ValueError('a fault is a JSON object, e.g. {"count": 1, "status": 429}')
+    unknown = sorted(set(spec) - set(FAULT_FIELDS))
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}; a fault has {', '.join(FAULT_FIELDS)}")
+    kind = spec.get("kind") or "error"
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)}; got {kind!r}")
+    count = spec.get("count", 1)
+    if not _is_int(count) or not 1 <= count <= MAX_FAULT_COUNT:
+        raise ValueError(f"count must be an integer from 1 to {MAX_FAULT_COUNT}")
+    code = _fault_code(spec.get("code"))
+    status = _fault_status(spec.get("status"), kind, code)
+    if kind in ("error", "error_in_200") and not code:
+        code = _code_for_status(status if kind == "error" else 500)
+    latency = _fault_latency(spec.get("latency_s"), kind)
+    return Fault(count=count, kind=kind, status=status, code=code, latency_s=latency)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _fault_code(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or len(value) > 100 or not _CODE_RE.fullmatch(value):
+        raise ValueError("code must be a provider code such as RateLimitExceeded")
+    return value
+
+
+def _fault_status(value: Any, kind: str, code: str) -> int:
+    if value is None:
+        return _status_for_code(code) if kind == "error" else 200
+    if not _is_int(value) or not 200 <= value <= 599:
+        raise ValueError("status must be an HTTP status from 200 to 599")
+    if kind == "error" and value < 400:
+        raise ValueError(
+            f"an error fault needs a status of 400 or more; for a broken 200 answer give a "
+            f"kind: {', '.join(k for k in FAULT_KINDS if k != 'error')}"
+        )
+    if kind not in ("error", "malformed_body") and value != 200:
+        raise ValueError(f"kind {kind!r} takes no status but 200")
+    return value
+
+
+def _status_for_code(code: str) -> int:
+    if not code:
+        return 500
+    status = contract.PROVIDER_CODE_STATUS.get(code.split(".")[0])
+    if status is None:
+        raise ValueError(f"code {code!r} is not one the provider sends: give its status too")
+    return status
+
+
+def _code_for_status(status: int) -> str:
+    # MissingParameter comes first in the table, but a bare 400 is a generic refusal.
+    if status == 400:
+        return "InvalidParameter"
+    for code, code_status in contract.PROVIDER_CODE_STATUS.items():
+        if code_status == status:
+            return code
+    return "InternalServiceError" if status >= 500 else "InvalidParameter"
+
+
+def _fault_latency(value: Any, kind: str) -> float:
+    if value is None:
+        value = 0.0
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ValueError("latency_s must be a number of seconds")
+    if not 0 <= value <= MAX_FAULT_LATENCY_S:
+        raise ValueError(f"latency_s must be from 0 to {MAX_FAULT_LATENCY_S:g} seconds")
+    if kind == "latency" and value <= 0:
+        raise ValueError("kind 'latency' needs latency_s above 0")
+    return float(value)
+
+
 @dataclass
 class State:
+    """Counters for /_emulator/stats and the queue of pending faults."""
+
     requests: int = 0
     images: int = 0
     by_status: Counter = field(default_factory=Counter)
@@ -95,12 +192,34 @@ class State:
             self.faults.pop(0)
         return fault
 
+    def clear(self) -> None:
+        self.requests = self.images = 0
+        self.by_status.clear()
+        self.by_code.clear()
+        self.faults.clear()
+
+    def record(self, response: Response) -> None:
+        self.by_status[str(response.status_code)] += 1
+        if isinstance(response, ProviderError):
+            self.by_code[response.code] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "images": self.images,
+            "by_status": dict(self.by_status),
+            "by_code": dict(self.by_code),
+            "faults_pending": sum(fault.count for fault in self.faults),
+        }
+
 
 # --- Images -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Picture:
+    """Everything an image depends on: the same Picture always gives the same bytes."""
+
     prompt: str
     seed: int
     width: int
@@ -194,10 +313,9 @@ def _watermark(image: Image.Image) -> None:
 
 
 class ImageCache:
-    """The last images drawn (about 40 MB at most), so the client's GET right after the answer
-    costs nothing to draw again."""
+    """The last images drawn, so a client fetching a link twice does not pay twice."""
 
-    def __init__(self, size: int = 256) -> None:
+    def __init__(self, size: int = IMAGE_CACHE_SIZE) -> None:
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
 
     def get(self, picture: Picture) -> bytes:
@@ -218,25 +336,227 @@ class ImageCache:
 
 
 def sign_token(secret: bytes, payload: dict[str, Any]) -> str:
-    body = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(
-        b"="
-    )
+    """The payload as URL-safe text with an HMAC, so a link cannot be forged or altered."""
+    encoded = json.dumps(payload, separators=(",", ":")).encode()
+    body = base64.urlsafe_b64encode(encoded).rstrip(b"=")
     signature = hmac.new(secret, body, hashlib.sha256).hexdigest()[:32]
     return f"{body.decode()}.{signature}"
 
 
 def read_token(secret: bytes, token: str) -> dict[str, Any] | None:
+    """The payload of a token signed with this secret, or None for a forged or altered one."""
     body, _, signature = token.rpartition(".")
     expected = hmac.new(secret, body.encode(), hashlib.sha256).hexdigest()[:32]
-    if not body or not hmac.compare_digest(signature, expected):
+    if not body or not hmac.compare_digest(signature.encode(), expected.encode()):
         return None
     try:
-        return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     except ValueError:
         return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _link_payload(picture: Picture, kind: str, expires: int) -> dict[str, Any]:
+    payload = {
+        "p": picture.prompt,
+        "s": picture.seed,
+        "w": picture.width,
+        "h": picture.height,
+        "g": picture.guidance,
+        "m": picture.watermark,
+        "x": expires,
+    }
+    if kind:
+        payload["k"] = kind
+    return payload
+
+
+def _picture_from_link(payload: dict[str, Any]) -> Picture:
+    picture = Picture(
+        payload["p"], payload["s"], payload["w"], payload["h"], payload["g"], payload["m"]
+    )
+    if payload.get("k") == "url_wrong_size":
+        return replace(picture, width=picture.width // 2, height=picture.height // 2)
+    return picture
+
+
+# --- Responses ----------------------------------------------------------------------
+
+
+class ProviderError(JSONResponse):
+    """An error in the provider's JSON shape; it keeps its code for the stats."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        request_id: str,
+        param: str = "",
+        status: int | None = None,
+    ) -> None:
+        self.code = code
+        if status is None:
+            status = contract.PROVIDER_CODE_STATUS.get(code.split(".")[0], 400)
+        body = contract.error_body(code, message, param=param, request_id=request_id)
+        super().__init__(body, status_code=status)
+
+
+def success_body(model: str, item: dict[str, str]) -> dict[str, Any]:
+    return {
+        "model": model,
+        "created": int(time.time()),
+        "data": [item],
+        "usage": {"generated_images": 1},
+    }
+
+
+def fault_response(fault: Fault, request_id: str) -> Response:
+    """The answer an injected fault gives in place of the model's."""
+    if fault.kind == "malformed_body":
+        # Labelled JSON but not JSON, as a proxy's error page sometimes is.
+        return Response(
+            "<html><body>502 Bad Gateway</body></html>",
+            status_code=fault.status,
+            media_type="application/json",
+        )
+    if fault.kind == "no_data":
+        body = {"model": contract.DEFAULT_MODEL, "created": int(time.time()), "data": [],
+                "usage": {"generated_images": 0}}  # fmt: skip
+        return JSONResponse(body)
+    message = f"{fault.code}: injected by the emulator's test controls."
+    status = 200 if fault.kind == "error_in_200" else fault.status
+    return ProviderError(fault.code, message, request_id=request_id, status=status)
+
+
+def storage_error(status: int, code: str, message: str) -> Response:
+    """An error as object storage answers a bad link: XML, not the API's JSON."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    )
+    return Response(body, status_code=status, media_type="application/xml")
+
+
+# --- Request checks -----------------------------------------------------------------
+
+
+def check_request(
+    request: Request, raw: bytes, config: EmulatorConfig, request_id: str
+) -> contract.GenerationParams | ProviderError:
+    """The provider's checks in its order: key, content type, JSON, model, then each field."""
+    if not _key_accepted(request.headers.get("authorization", ""), config.keys):
+        return ProviderError(
+            "AuthenticationError",
+            "The API key in the request is missing or invalid.",
+            request_id=request_id,
+        )
+    try:
+        body = _json_object(request.headers.get("content-type", ""), raw)
+        model = body.get("model")
+        if isinstance(model, str) and model.strip() and model not in config.models:
+            return ProviderError(
+                "InvalidEndpointOrModel",
+                f"The model or endpoint {model[:80]} does not exist or you do not have access "
+                "to it.",
+                request_id=request_id,
+                param="model",
+            )
+        _refuse_unsupported(body)
+        return contract.params_from_body(body, allowed_models=config.models, product=False)
+    except contract.ParameterError as exc:
+        return ProviderError(
+            exc.code, _parameter_message(exc), request_id=request_id, param=exc.param
+        )
+
+
+def _key_accepted(header: str, keys: tuple[str, ...]) -> bool:
+    scheme, _, key = header.partition(" ")
+    given = key.strip().encode()
+    return scheme.lower() == "bearer" and any(
+        hmac.compare_digest(given, accepted.encode()) for accepted in keys
+    )
+
+
+def _json_object(content_type: str, raw: bytes) -> dict[str, Any]:
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise contract.ParameterError("body", "Content-Type must be application/json.")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise contract.ParameterError("body", "The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise contract.ParameterError("body", "The request body must be a JSON object.")
+    return body
+
+
+def _refuse_unsupported(body: dict[str, Any]) -> None:
+    for name in UNSUPPORTED_FIELDS:
+        if body.get(name) is not None:
+            raise contract.ParameterError(name, f"{name} is not supported by this model.")
+
+
+def _parameter_message(exc: contract.ParameterError) -> str:
+    if exc.param == "body":
+        return exc.message
+    return f"The parameter `{exc.param}` specified in the request is not valid: {exc.message}"
+
+
+def _picture_for(params: contract.GenerationParams) -> Picture:
+    seed = params.seed if params.seed is not None and params.seed >= 0 else _random_seed()
+    width, height = params.dimensions
+    guidance = (
+        params.guidance_scale if params.guidance_scale is not None else contract.GUIDANCE_DEFAULT
+    )
+    return Picture(params.prompt, seed, width, height, guidance, bool(params.watermark))
+
+
+def _random_seed() -> int:
+    return secrets.randbelow(contract.SEED_MAX + 1)
+
+
+def new_request_id() -> str:
+    """An id shaped like the provider's: a UTC timestamp and random hex."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + secrets.token_hex(12)
+
+
+async def drop_connection(request: Request) -> Response:
+    """Close the connection without answering, with a TCP reset, as a crashed proxy does."""
+    transport = request.scope["state"][TRANSPORT_STATE_KEY]
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        # Linger on, zero seconds: closing sends RST rather than FIN.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+    # The server marks the request disconnected once the loss is processed; after that it
+    # sends nothing, so the response below never leaves.
+    await asyncio.wait_for(request.receive(), timeout=5)
+    return Response(status_code=500)
 
 
 # --- The app --------------------------------------------------------------------------
+
+
+class RequestIdMiddleware:
+    """Gives every request an id, as the provider does, and answers it in X-Request-Id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        header = (contract.REQUEST_ID_HEADER.lower().encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 def create_app(config: EmulatorConfig) -> Starlette:
@@ -248,34 +568,35 @@ def create_app(config: EmulatorConfig) -> Starlette:
 
     async def generations(request: Request) -> Response:
         state.requests += 1
-        request_id = f"{time.strftime('%Y%m%d%H%M%S')}{secrets.token_hex(10)}"
-        response = await _generate(request, request_id)
-        response.headers[contract.REQUEST_ID_HEADER] = request_id
-        state.by_status[str(response.status_code)] += 1
+        fault = state.next_fault()
+        raw = await request.body()
+        delay = config.latency_s + (fault.latency_s if fault else 0.0)
+        if fault and fault.kind == "reset":
+            await asyncio.sleep(delay)
+            state.by_status["reset"] += 1
+            return await drop_connection(request)
+        response = await _answer(request, raw, fault, delay)
+        state.record(response)
         return response
 
-    async def _generate(request: Request, request_id: str) -> Response:
-        fault = state.next_fault()
-        delay = config.latency_s + (fault.latency_s if fault else 0.0)
-        problem = _check_request(request, await request.body(), config)
-        if isinstance(problem, Response) or (fault and fault.kind not in ("latency", *URL_KINDS)):
+    async def _answer(request: Request, raw: bytes, fault: Fault | None, delay: float) -> Response:
+        request_id = request.state.request_id
+        if fault and fault.kind in ANSWER_KINDS:
             await asyncio.sleep(delay)
-            if isinstance(problem, Response):
-                return _counted(problem, request_id)
-            return _fault_response(fault, request_id)
-        params: contract.GenerationParams = problem
-        seed = params.seed if params.seed is not None and params.seed >= 0 else _random_seed()
-        width, height = params.dimensions
-        picture = Picture(
-            params.prompt,
-            seed,
-            width,
-            height,
-            params.guidance_scale if params.guidance_scale is not None else 2.5,
-            bool(params.watermark),
-        )
-        kind = fault.kind if fault and fault.kind in URL_KINDS else ""
+            return fault_response(fault, request_id)
+        checked = check_request(request, raw, config, request_id)
+        if isinstance(checked, ProviderError):
+            await asyncio.sleep(delay)
+            return checked
+        link_kind = fault.kind if fault and fault.kind in URL_KINDS else ""
+        return await _success(request, checked, delay, link_kind)
+
+    async def _success(
+        request: Request, params: contract.GenerationParams, delay: float, link_kind: str
+    ) -> Response:
+        picture = _picture_for(params)
         if params.response_format == "b64_json":
+            # Draw while "the model works", off the loop, so the wait covers the drawing.
             drawn, _ = await asyncio.gather(
                 run_in_threadpool(cache.get, picture), asyncio.sleep(delay)
             )
@@ -283,185 +604,85 @@ def create_app(config: EmulatorConfig) -> Starlette:
         else:
             # The link carries the picture; it is drawn when fetched, so answering costs nothing.
             await asyncio.sleep(delay)
-            item = {"url": _image_url(request, picture, kind)}
+            item = {"url": _image_url(request, picture, link_kind)}
         state.images += 1
-        return JSONResponse(
-            {
-                "model": params.model,
-                "created": int(time.time()),
-                "data": [item],
-                "usage": {"generated_images": 1},
-            }
-        )
+        return JSONResponse(success_body(params.model, item))
 
     def _image_url(request: Request, picture: Picture, kind: str) -> str:
-        payload = {
-            "p": picture.prompt,
-            "s": picture.seed,
-            "w": picture.width,
-            "h": picture.height,
-            "g": picture.guidance,
-            "m": picture.watermark,
-            "x": int(time.time()) + config.url_ttl_s,
-        }
-        if kind:
-            payload["k"] = kind
+        payload = _link_payload(picture, kind, int(time.time()) + config.url_ttl_s)
         token = sign_token(config.signing_secret, payload)
         base = config.public_url.rstrip("/") or str(request.base_url).rstrip("/")
-        return f"{base}/_emulator/images/{token}.jpeg?X-Expires={config.url_ttl_s}"
+        return f"{base}{IMAGE_PATH}{token}.jpeg?X-Expires={config.url_ttl_s}"
 
     async def image(request: Request) -> Response:
         token = request.path_params["token"].removesuffix(".jpeg")
         payload = read_token(config.signing_secret, token)
         if payload is None:
-            return _storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
+            return storage_error(403, "SignatureDoesNotMatch", "The request signature is invalid.")
         if payload["x"] < time.time():
-            return _storage_error(403, "AccessDenied", "Request has expired.")
+            return storage_error(403, "AccessDenied", "Request has expired.")
         kind = payload.get("k", "")
         if kind == "url_404":
-            return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
+            return storage_error(404, "NoSuchKey", "The specified key does not exist.")
         if kind == "url_html":
             return Response("<html><body><h1>Welcome</h1></body></html>", media_type="text/html")
-        picture = Picture(
-            payload["p"], payload["s"], payload["w"], payload["h"], payload["g"], payload["m"]
-        )
-        if kind == "url_wrong_size":
-            picture = Picture(picture.prompt, picture.seed, picture.width // 2, picture.height // 2,
-                              picture.guidance, picture.watermark)  # fmt: skip
-        data = await run_in_threadpool(cache.get, picture)
+        data = await run_in_threadpool(cache.get, _picture_from_link(payload))
         if kind == "url_truncated":
             data = data[: len(data) // 2]
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private"})
 
     async def stats(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "requests": state.requests,
-                "images": state.images,
-                "by_status": dict(state.by_status),
-                "by_code": dict(state.by_code),
-                "faults_pending": sum(f.count for f in state.faults),
-            }
-        )
+        return JSONResponse(state.as_json())
 
     async def faults(request: Request) -> Response:
         try:
-            spec = json.loads(await request.body())
-            state.faults.append(_parse_fault(spec))
-        except (ValueError, TypeError) as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            fault = parse_fault(json.loads(await request.body()))
+        except ValueError as exc:  # a body that is not JSON included
+            return JSONResponse({"error": f"bad fault spec: {exc}"}, status_code=400)
+        if fault.kind == "reset" and TRANSPORT_STATE_KEY not in request.scope.get("state", {}):
+            message = "bad fault spec: kind 'reset' needs the emulator run by serve()"
+            return JSONResponse({"error": message}, status_code=400)
+        state.faults.append(fault)
         return JSONResponse({"pending": sum(f.count for f in state.faults)})
 
     async def reset(request: Request) -> Response:
-        state.__init__()
+        state.clear()
         return JSONResponse({"reset": True})
 
-    def _counted(response: Response, request_id: str) -> Response:
-        code = json.loads(response.body)["error"]["code"]
-        state.by_code[code] += 1
-        return response
-
-    def _fault_response(fault: Fault, request_id: str) -> Response:
-        if fault.kind == "malformed_body":
-            return Response("<html>502 Bad Gateway</html>", status_code=fault.status or 200,
-                            media_type="application/json")  # fmt: skip
-        if fault.kind == "no_data":
-            body = {"model": contract.DEFAULT_MODEL, "created": int(time.time()), "data": [],
-                    "usage": {"generated_images": 0}}  # fmt: skip
-            return JSONResponse(body, status_code=fault.status or 200)
-        code = fault.code or _default_code(fault.status)
-        body = contract.error_body(code, f"Injected fault {code}.", request_id=request_id)
-        status = 200 if fault.kind == "error_in_200" else fault.status
-        state.by_code[code] += 1
-        return JSONResponse(body, status_code=status)
-
     routes = [
-        Route("/v1/images/generations", generations, methods=["POST"]),
-        Route("/api/v3/images/generations", generations, methods=["POST"]),
-        Route("/_emulator/images/{token}", image, methods=["GET"]),
+        Route("/v1" + contract.GENERATIONS_PATH, generations, methods=["POST"]),
+        Route("/api/v3" + contract.GENERATIONS_PATH, generations, methods=["POST"]),
+        Route(IMAGE_PATH + "{token}", image, methods=["GET"]),
         Route("/_emulator/stats", stats, methods=["GET"]),
         Route("/_emulator/faults", faults, methods=["POST"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(RequestIdMiddleware)])
 
 
-def _check_request(
-    request: Request, raw: bytes, config: EmulatorConfig
-) -> contract.GenerationParams | Response:
-    """The provider's checks in its order: key, content type, JSON, then each field."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, key = auth.partition(" ")
-    if scheme.lower() != "bearer" or key.strip() not in config.keys:
-        return _error("AuthenticationError", "The API key in the request is missing or invalid.")
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/json":
-        return _error("InvalidParameter", "Content-Type must be application/json.", "body")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        return _error("InvalidParameter", "The request body is not valid JSON.", "body")
-    if not isinstance(body, dict):
-        return _error("InvalidParameter", "The request body must be a JSON object.", "body")
-    for name in UNSUPPORTED_FIELDS:
-        if body.get(name) is not None:
-            return _error(
-                "InvalidParameter", f"The parameter {name} is not supported by this model.", name
-            )
-    try:
-        params = contract.params_from_body(body, product=False)
-    except contract.ParameterError as exc:
-        return _error(
-            exc.code,
-            f"The parameter `{exc.param}` specified in the request is not valid: {exc.message}",
-            exc.param,
-        )
-    if params.model not in config.models:
-        return _error(
-            "InvalidEndpointOrModel",
-            f"The model {params.model[:80]} does not exist or you do not have access to it.",
-        )
-    return params
+# --- Serving ----------------------------------------------------------------------------
 
 
-def _error(code: str, message: str, param: str = "") -> JSONResponse:
-    status = contract.PROVIDER_CODE_STATUS.get(code, 400)
-    return JSONResponse(contract.error_body(code, message, param=param), status_code=status)
+class _TransportInState(AutoHTTPProtocol):
+    """uvicorn's HTTP protocol, putting the connection in each request's state so the
+    `reset` fault can cut it; ASGI itself offers no way to drop a connection unanswered."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)
+        self.app_state = {**self.app_state, TRANSPORT_STATE_KEY: transport}
 
 
-def _storage_error(status: int, code: str, message: str) -> Response:
-    body = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message></Error>'
-    return Response(body, status_code=status, media_type="application/xml")
-
-
-def _default_code(status: int) -> str:
-    for code, code_status in contract.PROVIDER_CODE_STATUS.items():
-        if code_status == status:
-            return code
-    return "InternalServiceError"
-
-
-def _random_seed() -> int:
-    return secrets.randbelow(contract.SEED_MAX + 1)
-
-
-def _parse_fault(spec: Any) -> Fault:
-    if not isinstance(spec, dict):
-        raise ValueError("a fault is a JSON object")
-    count, status = spec.get("count", 1), spec.get("status", 500)
-    kind = spec.get("kind") or ("error" if status >= 400 else "")
-    latency = spec.get("latency_s", 0.0) or 0.0
-    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100_000:
-        raise ValueError("count must be an integer from 1 to 100000")
-    if not isinstance(status, int) or isinstance(status, bool) or not 200 <= status <= 599:
-        raise ValueError("status must be an HTTP status from 200 to 599")
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(FAULT_KINDS)} (status 200 needs a kind)")
-    if kind == "error" and status < 400:
-        raise ValueError("an error fault needs a status of 400 or more")
-    if not isinstance(latency, int | float) or not 0 <= latency <= 120:
-        raise ValueError("latency_s must be a number from 0 to 120")
-    code = spec.get("code") or ""
-    if not isinstance(code, str) or len(code) > 120:
-        raise ValueError("code must be a string")
-    return Fault(count=count, status=status, kind=kind, code=code, latency_s=float(latency))
+def serve(config: EmulatorConfig, *, host: str, port: int) -> None:
+    """Run the emulator under uvicorn: one process, the asyncio loop, no access log."""
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        http=_TransportInState,
+        loop="asyncio",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        backlog=2048,
+        timeout_keep_alive=30,
+    )

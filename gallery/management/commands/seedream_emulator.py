@@ -2,11 +2,10 @@
 
 import hashlib
 
-import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from gallery.seedream.emulator import EmulatorConfig, create_app
+from gallery.seedream.emulator import EmulatorConfig, serve
 
 
 class Command(BaseCommand):
@@ -38,7 +37,7 @@ class Command(BaseCommand):
             raise CommandError("--latency must be >= 0 and --url-ttl >= 1")
         config = EmulatorConfig(
             keys=accepted,
-            signing_secret=hashlib.sha256(b"emulator:" + settings.SECRET_KEY.encode()).digest(),
+            signing_secret=_signing_secret(),
             latency_s=latency,
             url_ttl_s=url_ttl,
             public_url=settings.SEEDREAM_EMULATOR_PUBLIC_URL,
@@ -46,15 +45,12 @@ class Command(BaseCommand):
         )
         self.stdout.write(
             f"Seedream emulator on http://{host}:{port}/v1 (latency {latency:g}s, "
-            f"{len(accepted)} key(s))"
+            f"links valid {url_ttl}s, {len(accepted)} key(s))"
         )
         self.stdout.flush()
-        uvicorn.run(
-            create_app(config),
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="warning",
-            backlog=2048,
-            timeout_keep_alive=30,
-        )
+        serve(config, host=host, port=port)
+
+
+def _signing_secret() -> bytes:
+    # Derived, not SECRET_KEY itself: the emulator's links never carry anything of the key.
+    return hashlib.sha256(b"seedream-emulator:" + settings.SECRET_KEY.encode()).digest()
