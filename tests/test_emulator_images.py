@@ -171,3 +171,49 @@ def test_links_expire_and_use_the_public_url(tmp_path):
         time.sleep(2.05)
         assert_refused(local, "AccessDenied")
         assert "expired" in requests.get(local, timeout=10).text
+
+
+# --- Drawing ahead: a `url` answer's picture is drawn during the wait, once ----------------
+
+
+@pytest.fixture
+def counted_draws(monkeypatch):
+    """Every picture the emulator draws, in order (the real drawing still happens)."""
+    from gallery.seedream import emulator
+
+    draws, real = [], emulator.render_jpeg
+    monkeypatch.setattr(emulator, "render_jpeg", lambda p: draws.append(p) or real(p))
+    return draws
+
+
+def test_an_answered_picture_is_drawn_once_before_its_link_is_fetched(counted_draws):
+    from gallery.seedream.emulator import ImageCache, Picture, render_jpeg
+
+    cache = ImageCache(draw_threads=1)
+    kite = Picture("a red kite", 7, 512, 512, 2.5, False)
+    cache.prepare(kite)
+    cache.prepare(kite)  # a second answer for the same picture draws nothing more
+    cache.drawing.shutdown(wait=True)  # the answer's wait is over
+    assert counted_draws == [kite]
+    data = cache.get(kite)
+    assert counted_draws == [kite]  # the fetch drew nothing
+    assert data == render_jpeg(kite)
+    assert not cache.pending
+
+
+def test_a_link_fetched_before_its_drawing_started_is_drawn_once_by_the_fetch(counted_draws):
+    import threading
+
+    from gallery.seedream.emulator import ImageCache, Picture
+
+    cache = ImageCache(draw_threads=1)
+    gate = threading.Event()
+    cache.drawing.submit(gate.wait, 10)  # the drawing thread is busy elsewhere
+    kite = Picture("a red kite", 8, 512, 512, 2.5, False)
+    cache.prepare(kite)
+    data = cache.get(kite)  # takes the queued drawing over instead of waiting for it
+    gate.set()
+    cache.drawing.shutdown(wait=True)
+    assert counted_draws == [kite]
+    assert picture(data).size == (512, 512)
+    assert not cache.pending

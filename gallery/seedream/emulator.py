@@ -25,6 +25,7 @@ import struct
 import threading
 import time
 from collections import Counter, OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,7 +64,8 @@ _CODE_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(\.[A-Za-z0-9]+)*")
 JPEG_QUALITY = 88
 GRAIN_TILE = 256
 GRAIN_STRENGTH = 0.045
-IMAGE_CACHE_SIZE = 64  # about 10 MB of 1024x1024 JPEGs
+IMAGE_CACHE_SIZE = 256  # about 40 MB of 1024x1024 JPEGs: a few waves of answers
+DRAW_AHEAD_THREADS = 2  # one per core here; answers never wait for these draws
 IMAGE_PATH = "/_emulator/images/"
 TRANSPORT_STATE_KEY = "emulator_transport"
 
@@ -313,10 +315,21 @@ def _watermark(image: Image.Image) -> None:
 
 
 class ImageCache:
-    """The last images drawn, so a client fetching a link twice does not pay twice."""
+    """The images drawn lately. Like the real service, which has stored the picture by the
+    time it answers with a link, a `url` answer has its picture drawn during the wait
+    (`prepare`), so fetching the link costs no drawing; a second fetch is free too."""
 
-    def __init__(self, size: int = IMAGE_CACHE_SIZE) -> None:
+    def __init__(self, size: int = IMAGE_CACHE_SIZE, draw_threads: int = DRAW_AHEAD_THREADS):
         self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+        self.pending: dict[Picture, Future] = {}
+        self.drawing = ThreadPoolExecutor(draw_threads, thread_name_prefix="emulator-draw")
+
+    def prepare(self, picture: Picture) -> None:
+        """Start drawing a picture in the background, unless it is drawn or on its way."""
+        with self.lock:
+            if picture in self.items or picture in self.pending:
+                return
+            self.pending[picture] = self.drawing.submit(self._draw, picture)
 
     def get(self, picture: Picture) -> bytes:
         with self.lock:
@@ -324,8 +337,15 @@ class ImageCache:
             if data is not None:
                 self.items.move_to_end(picture)
                 return data
-        data = render_jpeg(picture)  # outside the lock: draws run in parallel threads
+            future = self.pending.get(picture)
+        if future is not None and not future.cancel():
+            return future.result()  # being drawn already: wait for it rather than draw twice
+        return self._draw(picture)  # outside the lock: draws run in parallel threads
+
+    def _draw(self, picture: Picture) -> bytes:
+        data = render_jpeg(picture)
         with self.lock:
+            self.pending.pop(picture, None)
             self.items[picture] = data
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
@@ -602,7 +622,8 @@ def create_app(config: EmulatorConfig) -> Starlette:
             )
             item = {"b64_json": base64.b64encode(drawn).decode()}
         else:
-            # The link carries the picture; it is drawn when fetched, so answering costs nothing.
+            # The link carries the picture, drawn during the wait and kept for the fetch.
+            cache.prepare(picture)
             await asyncio.sleep(delay)
             item = {"url": _image_url(request, picture, link_kind)}
         state.images += 1
