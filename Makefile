@@ -28,6 +28,7 @@ dev: install
 	export AWS_ACCESS_KEY_ID="$${AWS_ACCESS_KEY_ID:-seedgallery-dev}"; \
 	export AWS_SECRET_ACCESS_KEY="$${AWS_SECRET_ACCESS_KEY:-seedgallery-dev-secret}"; \
 	export AWS_S3_ENDPOINT_URL="http://127.0.0.1:$$S3_PORT"; \
+	export GENERATION_PROVIDER_CONCURRENCY="$${GENERATION_PROVIDER_CONCURRENCY:-10}"; \
 	export CELERY_WORKER_CONCURRENCY="$${CELERY_WORKER_CONCURRENCY:-20}"; \
 	procs="s3 worker beat web"; ports="WEB_PORT=$$WEB_PORT S3_PORT=$$S3_PORT"; \
 	if [ -z "$${REDIS_URL:-}" ]; then \

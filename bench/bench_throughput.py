@@ -24,8 +24,16 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="worker threads; default twice --concurrency"
+    )
     args = parser.parse_args()
-    local = stack.start(emulator_latency=args.latency, database="postgres")
+    threads = args.threads or 2 * args.concurrency
+    local = stack.start(
+        emulator_latency=args.latency,
+        database="postgres",
+        extra_env={"GENERATION_PROVIDER_CONCURRENCY": str(args.concurrency)},
+    )
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -37,7 +45,7 @@ def main() -> None:
     log = open(local.tmp / "worker.log", "wb")  # noqa: SIM115
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
-         "--concurrency", str(args.concurrency), "--without-gossip", "--without-mingle",
+         "--concurrency", str(threads), "--without-gossip", "--without-mingle",
          "--without-heartbeat", "--loglevel", "WARNING"],
         cwd=stack.ROOT, env=local.env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
@@ -66,7 +74,8 @@ def main() -> None:
 
     done = Generation.objects.filter(status="succeeded").count()
     ideal = args.jobs / (args.concurrency / args.latency)
-    print(f"jobs: {args.jobs}, concurrency: {args.concurrency}, emulator latency: {args.latency}s")
+    print(f"jobs: {args.jobs}, provider calls in flight: {args.concurrency}, worker threads: "
+          f"{threads}, emulator latency: {args.latency}s")  # fmt: skip
     print(f"succeeded: {done}/{args.jobs}")
     print(f"wall: {wall:.2f} s (submitting took {submitted:.2f} s), ideal bound: {ideal:.2f} s")
     print(f"throughput ratio ideal/wall: {ideal / wall:.2f} (target >= 0.90)")

@@ -27,7 +27,9 @@ class Stack:
             devstack.stop(proc)
 
 
-def start(*, emulator_latency: float = 0.0, database: str = "sqlite") -> Stack:
+def start(
+    *, emulator_latency: float = 0.0, database: str = "sqlite", extra_env: dict | None = None
+) -> Stack:
     stack = Stack()
     atexit.register(stack.stop)
     redis_port, emulator_port = devstack.free_port(), devstack.free_port()
@@ -56,6 +58,7 @@ def start(*, emulator_latency: float = 0.0, database: str = "sqlite") -> Stack:
         )
     else:
         env["SQLITE_PATH"] = str(stack.tmp / "bench.sqlite3")
+    env.update(extra_env or {})
     os.environ.update(env)
     stack.env = dict(os.environ)
 

@@ -197,7 +197,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 }
 CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", "threads")
-CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 50)
+# Provider calls in flight per worker process. The pool has more threads than that, so a
+# thread storing a finished image never keeps the next call waiting; a thread holds no
+# database connection while it waits for a call slot or for the provider.
+GENERATION_PROVIDER_CONCURRENCY = envint("GENERATION_PROVIDER_CONCURRENCY", 50)
+if GENERATION_PROVIDER_CONCURRENCY < 1:
+    raise ImproperlyConfigured("GENERATION_PROVIDER_CONCURRENCY must be at least 1")
+CELERY_WORKER_CONCURRENCY = envint("CELERY_WORKER_CONCURRENCY", 2 * GENERATION_PROVIDER_CONCURRENCY)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = env(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".local" / "celerybeat-schedule")

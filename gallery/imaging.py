@@ -335,7 +335,9 @@ def make_derivatives(data: bytes, *, max_side: int = 384, quality: int = 80) -> 
 def _derive(image: Image.Image, max_side: int, quality: int) -> Derivatives:
     upright = ImageOps.exif_transpose(image)
     rgb = upright.convert("RGBA" if _has_alpha(upright) else "RGB")
-    rgb.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)  # LANCZOS: +1 ms, no visible gain
+    # The draft decode has already halved a large JPEG; a bilinear filter (widened for
+    # downscaling) finishes it in 60% of BICUBIC's time, with no visible difference here.
+    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     buffer = BytesIO()
     # method 0 encodes in a third of the time of the default 4, for a slightly larger file.
     rgb.save(buffer, "WEBP", quality=quality, method=WEBP_METHOD)

@@ -82,6 +82,7 @@ def test_row_with_an_answer_resumes_the_ingest_without_calling(services, alice, 
     assert generation.status == Status.FETCHED
     assert outcome.retry_in is not None
     assert generation.error_code == "storage_unavailable"
+    assert not Image.objects.exists()  # the row's update waited for storage, and rolled back
     # Storage returns; the redelivered task stores the answer it already has.
     settings.AWS_S3_ENDPOINT_URL = good_endpoint
     _reset()
@@ -289,3 +290,20 @@ def _reset():
     from tests.fixtures.services import _reset_storages
 
     _reset_storages()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_database_connection_is_held_while_the_provider_works(services, alice, monkeypatch):
+    from django.db import connection
+
+    held = []
+    real = service.seedream.generate
+
+    def generate(*args, **kwargs):
+        held.append(connection.connection is not None)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service.seedream, "generate", generate)
+    generation = run_until_settled(submit(alice))
+    assert generation.status == Status.SUCCEEDED
+    assert held == [False]

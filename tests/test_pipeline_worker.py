@@ -1,6 +1,7 @@
 """The pipeline end to end with a real Celery worker: jobs finish, and a worker killed mid-flight
 costs at most the calls it cut off."""
 
+import itertools
 import time
 
 import pytest
@@ -58,6 +59,24 @@ def test_worker_takes_a_submitted_job_to_a_stored_image(
     assert Image.objects.filter(generation__in=rows).count() == 2
     assert len(stored_originals()) == 2
     assert emulator.stats()["requests"] == 2
+
+
+def test_worker_keeps_provider_calls_within_its_call_slots(
+    start_worker, emulator, alice, empty_bucket
+):
+    jobs = 6
+    emulator.faults(count=jobs, kind="latency", latency_s=0.8, status=200)
+    start_worker(concurrency=jobs, GENERATION_PROVIDER_CONCURRENCY="2")
+    for i in range(jobs):
+        service.submit(user=alice, params=GenerationParams(prompt=f"slot {i}", seed=i))
+    wait_until(all_settled, timeout=60, what="six jobs")
+
+    assert Generation.objects.filter(status=Status.SUCCEEDED).count() == jobs
+    # The most calls in flight at once: +1 at each start, -1 at each end (ends first on ties).
+    calls = ProviderCall.objects.values_list("started_at", "finished_at")
+    events = sorted([(start, 1) for start, _ in calls] + [(end, -1) for _, end in calls])
+    in_flight = list(itertools.accumulate(change for _, change in events))
+    assert max(in_flight) == 2
 
 
 def test_killed_worker_never_pays_twice_for_an_answered_job(

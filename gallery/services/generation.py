@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -172,13 +173,33 @@ def run(generation_id: int) -> RunOutcome:
     return _ingest(generation)
 
 
+_call_slots = threading.BoundedSemaphore(settings.GENERATION_PROVIDER_CONCURRENCY)
+
+
 def _call_provider(generation: Generation) -> RunOutcome | None:
     """Claim the row and make the one provider call; None when the answer is stored."""
+    if not _call_slots.acquire(blocking=False):
+        release_database()
+        _call_slots.acquire()
+    try:
+        return _claim_and_call(generation)
+    finally:
+        _call_slots.release()
+
+
+def release_database() -> None:
+    """Hand this thread's database connection back before a long wait."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def _claim_and_call(generation: Generation) -> RunOutcome | None:
     claim = _claim(generation)
     if not isinstance(claim, ProviderCall):
         return claim
     call = claim
     generation.refresh_from_db()
+    release_database()
     try:
         result = seedream.generate(
             _params_of(generation), client_request_id=f"gen-{generation.pk}-{call.pk}"
@@ -300,22 +321,25 @@ def _ingest(generation: Generation) -> RunOutcome:
     generation.ingest_attempts += 1  # close enough for the retry budget; the row has the truth
     try:
         stored = ingest.ingest_provider_image(generation)
+        with transaction.atomic():
+            finished = Generation.objects.filter(pk=generation.pk, status=Status.FETCHED).update(
+                status=Status.SUCCEEDED,
+                status_changed_at=timezone.now(),
+                finished_at=timezone.now(),
+                next_attempt_at=None,
+                error_code="",
+                error_message="",
+                warning=stored.warning,
+            )
+            if finished:
+                Image.objects.create(
+                    generation=generation, owner_id=generation.user_id, **stored.fields
+                )
+            stored.wait_stored()  # an upload that failed rolls the row back
     except ingest.IngestError as exc:
         return _ingest_failed(generation, exc)
-    with transaction.atomic():
-        finished = Generation.objects.filter(pk=generation.pk, status=Status.FETCHED).update(
-            status=Status.SUCCEEDED,
-            status_changed_at=timezone.now(),
-            finished_at=timezone.now(),
-            next_attempt_at=None,
-            error_code="",
-            error_message="",
-            warning=stored.warning,
-        )
-        if not finished:
-            transaction.set_rollback(True)
-            return RunOutcome(Generation.objects.get(pk=generation.pk).status)
-        Image.objects.create(generation=generation, owner_id=generation.user_id, **stored.fields)
+    if not finished:
+        return RunOutcome(Generation.objects.get(pk=generation.pk).status)
     return RunOutcome(Status.SUCCEEDED)
 
 

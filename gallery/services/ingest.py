@@ -11,7 +11,7 @@ import ipaddress
 import logging
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from io import BytesIO
@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 3
 MAX_PIXELS = 40_000_000
-# Uploads of originals run beside the decode that verifies them.
-_uploads = ThreadPoolExecutor(max_workers=16, thread_name_prefix="s3-upload")
+# Uploads run beside the decode that verifies the image and beside the row's commit.
+_uploads = ThreadPoolExecutor(max_workers=32, thread_name_prefix="s3-upload")
 PRODUCT_NAME = "Seedgallery"
 
 
@@ -44,10 +44,19 @@ class IngestError(Exception):
 
 @dataclass(frozen=True)
 class StoredImage:
-    """What the Image row needs, plus a warning for the job when something was off."""
+    """What the Image row needs, plus a warning for the job when something was off.
+
+    The uploads may still be running: the caller writes the row, then calls `wait_stored`
+    before it commits, so the commit overlaps the last upload and never outruns it."""
 
     fields: dict
+    uploads: tuple[Future, ...] = ()
     warning: str = ""
+
+    def wait_stored(self) -> None:
+        """Return once every object is in storage; IngestError when one could not be."""
+        for upload in self.uploads:
+            upload.result()
 
 
 def ingest_provider_image(generation: Generation) -> StoredImage:
@@ -77,8 +86,7 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
     except imaging.ImageRejected as exc:
         _discard(upload, key)
         raise _unusable(exc) from exc
-    _put(thumb_key, derivatives.thumbnail, "image/webp")
-    upload.result()
+    thumbnail_upload = _uploads.submit(_put, thumb_key, derivatives.thumbnail, "image/webp")
     warning = ""
     if (verified.width, verified.height) != (generation.width, generation.height):
         warning = (
@@ -104,6 +112,7 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
             thumb_height=derivatives.thumb_height,
             dominant_color=derivatives.dominant_color,
         ),
+        uploads=(upload, thumbnail_upload),
         warning=warning,
     )
 
