@@ -46,8 +46,8 @@ class IngestError(Exception):
 class StoredImage:
     """What the Image row needs, plus a warning for the job when something was off.
 
-    The uploads may still be running: the caller writes the row, then calls `wait_stored`
-    before it commits, so the commit overlaps the last upload and never outruns it."""
+    The thumbnail's upload may still be running: the caller writes the row, then calls
+    `wait_stored` before it commits, so the commit overlaps that upload and never outruns it."""
 
     fields: dict
     uploads: tuple[Future, ...] = ()
@@ -86,6 +86,9 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
     except imaging.ImageRejected as exc:
         _discard(upload, key)
         raise _unusable(exc) from exc
+    # The original's upload ran beside the decode and is normally done: wait for it here,
+    # so a storage outage shows before the caller opens its transaction.
+    upload.result()
     thumbnail_upload = _uploads.submit(_put, thumb_key, derivatives.thumbnail, "image/webp")
     warning = ""
     if (verified.width, verified.height) != (generation.width, generation.height):
@@ -112,7 +115,7 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
             thumb_height=derivatives.thumb_height,
             dominant_color=derivatives.dominant_color,
         ),
-        uploads=(upload, thumbnail_upload),
+        uploads=(thumbnail_upload,),
         warning=warning,
     )
 
