@@ -73,7 +73,9 @@ def start(
     devstack.write_s3_identities(identities, "bench", "bench-secret")
     stack.procs.append(
         devstack.start(
-            devstack.seaweedfs_argv(weed_dir, ports, identities), log_path=stack.tmp / "weed.log"
+            devstack.seaweedfs_argv(weed_dir, ports, identities),
+            log_path=stack.tmp / "weed.log",
+            env=devstack.seaweedfs_env(),
         )
     )
     stack.procs.append(

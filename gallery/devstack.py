@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -145,6 +146,10 @@ class SeaweedPorts:
 
 
 def seaweedfs_argv(data_dir: Path, ports: SeaweedPorts, identities: Path) -> list[str]:
+    """Only the S3 port serves objects: WebDAV, the admin UI and Go's pprof are off, the
+    master's and filer's HTTP APIs are off (-disableHttp; they talk gRPC), and the volume
+    server's HTTP, which S3 still reads and writes through, wants the JWTs that
+    `seaweedfs_env` sets."""
     return [
         weed_binary(),
         "mini",
@@ -157,11 +162,32 @@ def seaweedfs_argv(data_dir: Path, ports: SeaweedPorts, identities: Path) -> lis
         f"-filer.port={ports.base + 2}",
         f"-admin.port={ports.base + 3}",
         f"-webdav.port={ports.base + 4}",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-disableHttp",
+        "-debug=false",
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         f"-s3.config={identities}",
         "-master.telemetry=false",
     ]
+
+
+def seaweedfs_env() -> dict[str, str]:
+    """Fresh JWT signing keys for one SeaweedFS process (its parts all share the process, so
+    nothing else needs them): a request to the volume or filer HTTP without a token signed
+    with them is refused."""
+    keys = (
+        "WEED_JWT_SIGNING_KEY",
+        "WEED_JWT_SIGNING_READ_KEY",
+        "WEED_JWT_FILER_SIGNING_KEY",
+        "WEED_JWT_FILER_SIGNING_READ_KEY",
+    )
+    return {
+        **{key: secrets.token_urlsafe(32) for key in keys},
+        "WEED_ACCESS_UI": "false",
+        "WEED_FILER_EXPOSE_DIRECTORY_METADATA_ENABLED": "false",
+    }
 
 
 def start(argv: list[str], *, log_path: Path, env: dict | None = None) -> subprocess.Popen:

@@ -222,6 +222,26 @@ def test_seaweedfs_writes_its_one_identity_from_the_environment(compose, tmp_pat
     assert "-s3.port=8333" in handed_over and "-ip.bind=0.0.0.0" in handed_over
 
 
+def test_seaweedfs_serves_objects_on_s3_only_with_fresh_jwt_keys(compose, tmp_path):
+    result, _ = _run_seaweedfs_start(compose, tmp_path, access_key="k", secret_key="s")
+    assert result.returncode == 0, result.stderr
+    handed_over = result.stdout.split()
+    assert {"-disableHttp", "-filer.disableHttp", "-debug=false"} <= set(handed_over)
+    assert not any(arg.startswith(("-webdav", "-admin")) for arg in handed_over)
+    env = dict(
+        line.split("=", 1)
+        for line in (tmp_path / "handed-env").read_text().splitlines()
+        if "=" in line
+    )
+    keys = [
+        env.get(f"WEED_JWT_{name}_KEY", "")
+        for name in ("SIGNING", "SIGNING_READ", "FILER_SIGNING", "FILER_SIGNING_READ")
+    ]
+    assert all(re.fullmatch(r"[0-9a-f]{64}", key) for key in keys), keys
+    assert len(set(keys)) == 4
+    assert env["WEED_ACCESS_UI"] == "false"
+
+
 @pytest.mark.parametrize("secret_key", ['with"quote', "with\\backslash"])
 def test_seaweedfs_refuses_credentials_that_would_break_its_json(compose, tmp_path, secret_key):
     result, _ = _run_seaweedfs_start(compose, tmp_path, access_key="k", secret_key=secret_key)
@@ -235,7 +255,7 @@ def _run_seaweedfs_start(compose, tmp_path, *, access_key, secret_key):
     assert service["entrypoint"] == ["/bin/sh", "-c"]
     assert set(service["environment"]) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
     stand_in = tmp_path / "entrypoint.sh"
-    stand_in.write_text('#!/bin/sh\necho "$@"\n')
+    stand_in.write_text(f'#!/bin/sh\nenv > "{tmp_path / "handed-env"}"\necho "$@"\n')
     stand_in.chmod(0o755)
     script = (
         service["command"][0]

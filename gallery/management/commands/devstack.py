@@ -58,12 +58,15 @@ class Command(BaseCommand):
                 f"SeaweedFS needs ports {busy} which are in use: set S3_PORT to move the stack's "
                 "S3 (its internal ports follow it)"
             )
-        self.exec(devstack.seaweedfs_argv(_dir("seaweedfs"), ports, identities))
+        self.exec(
+            devstack.seaweedfs_argv(_dir("seaweedfs"), ports, identities),
+            env=devstack.seaweedfs_env(),
+        )
 
-    def exec(self, argv: list[str]) -> None:
+    def exec(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.stdout.write(" ".join(argv[:2]) + " ...")
         self.stdout.flush()
-        os.execv(argv[0], argv)
+        os.execve(argv[0], argv, {**os.environ, **(env or {})})
 
 
 def _dir(name: str) -> Path:
