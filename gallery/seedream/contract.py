@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -49,6 +50,22 @@ PROVIDER_URL_LIFETIME_S = 24 * 3600
 
 REQUEST_ID_HEADER = "X-Request-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
+
+# Characters a prompt loses before anything else sees it: terminal escape sequences, control
+# characters (tab and newline stay), lone surrogates and U+FFFE/U+FFFF (XML forbids all of
+# these, and the prompt goes into the stored file's XMP), and the bidi embeddings, overrides
+# and isolates that would reorder the text around the prompt wherever it is shown.
+_ANSI_ESCAPE_RE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])"
+)
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_KEPT_CONTROLS = frozenset("\t\n")
+# Letters that draw nothing: a prompt made only of these (and spaces, format characters and
+# combining marks) has no visible character.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Cn", "Co", "Zs", "Zl", "Zp", "Mn", "Me"})
 
 _SIZE_RE = re.compile(r"^\s*(\d{1,5})\s*[xX×*]\s*(\d{1,5})\s*$")
 
@@ -154,14 +171,42 @@ def validate_size(value: Any, model: str = DEFAULT_MODEL, *, product: bool = Tru
     return f"{width}x{height}"
 
 
-def validate_prompt(value: Any) -> str:
+def clean_prompt_text(value: str) -> str:
+    """The prompt without escape sequences, control characters, characters XML forbids and
+    bidi controls; CRLF becomes LF, outer whitespace goes."""
+    text = _ANSI_ESCAPE_RE.sub("", value.replace("\r\n", "\n"))
+    return "".join(
+        char
+        for char in text
+        if char in _KEPT_CONTROLS
+        or not (
+            char in _BIDI_CONTROLS
+            or char in ("\ufffe", "\uffff")
+            or unicodedata.category(char) in ("Cc", "Cs")
+        )
+    ).strip()
+
+
+def has_visible_character(text: str) -> bool:
+    return any(
+        unicodedata.category(char) not in _INVISIBLE_CATEGORIES and char not in _BLANK_LETTERS
+        for char in text
+    )
+
+
+def validate_prompt(value: Any, *, product: bool = True) -> str:
+    """A prompt fit to send and to store. The product cleans it first (`clean_prompt_text`)
+    and refuses one with no visible character; the emulator (`product=False`) takes what the
+    provider takes."""
     if value is None:
         raise ParameterError("prompt", "prompt is required.", code="MissingParameter")
     if not isinstance(value, str):
         raise ParameterError("prompt", "prompt must be a string.")
-    prompt = value.strip()
-    if not prompt:
+    prompt = clean_prompt_text(value) if product else value.strip()
+    if not value.strip():
         raise ParameterError("prompt", "prompt must not be empty.", code="MissingParameter")
+    if not prompt or (product and not has_visible_character(prompt)):
+        raise ParameterError("prompt", "prompt has no visible character.", code="MissingParameter")
     if len(prompt) > PROMPT_MAX_CHARS:
         raise ParameterError(
             "prompt", f"prompt is {len(prompt)} characters; at most {PROMPT_MAX_CHARS} allowed."
@@ -231,7 +276,7 @@ def params_from_body(
     if not isinstance(body, Mapping):
         raise ParameterError("body", "the request body must be a JSON object.")
     model = validate_model(body.get("model"), allowed_models)
-    prompt = validate_prompt(body.get("prompt"))
+    prompt = validate_prompt(body.get("prompt"), product=product)
     fields: dict[str, Any] = {"model": model, "prompt": prompt}
     if body.get("response_format") is not None:
         fields["response_format"] = validate_response_format(body["response_format"])
