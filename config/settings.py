@@ -1,6 +1,7 @@
 """Django settings for Seedgallery: the one place that reads the environment."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,18 +68,26 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "storages",
+    "axes",
     "gallery",
 ]
 
 MIDDLEWARE = [
+    # First: a form body in another charset is refused before anything reads it.
+    "gallery.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "gallery.middleware.SessionLifetimeMiddleware",
+    "gallery.middleware.PrivateCacheMiddleware",
+    "gallery.middleware.AdminDateLookupMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -126,6 +135,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out login is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "gallery:home"
@@ -255,6 +269,32 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+
+# --- Sessions and login throttling ------------------------------------------
+# A login lasts SESSION_LIFETIME seconds at most, and ends after SESSION_IDLE_TIMEOUT seconds
+# without a request (gallery.middleware.SessionLifetimeMiddleware).
+SESSION_LIFETIME = envint("SESSION_LIFETIME", 7 * 24 * 3600)
+SESSION_IDLE_TIMEOUT = envint("SESSION_IDLE_TIMEOUT", 12 * 3600)
+SESSION_COOKIE_AGE = SESSION_LIFETIME
+CSRF_COOKIE_AGE = SESSION_LIFETIME  # Django's default is a year
+# django-axes: a username is locked together with the address guessing it (so a stranger
+# cannot lock a member out by name), an address for every name after more failures.
+AXES_HANDLER = "gallery.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = envint("LOGIN_IP_FAILURE_LIMIT", 20)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "gallery.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "gallery.login_throttle.client_ip"
+AXES_SENSITIVE_PARAMETERS = ["password", "old_password", "new_password1", "new_password2"]
+# Proxies in front of the app that append the client's address to X-Forwarded-For.
+TRUSTED_PROXY_HOPS = envint("TRUSTED_PROXY_HOPS", 0)
+if AXES_FAILURE_LIMIT < 1 or LOGIN_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    raise ImproperlyConfigured("need 1 <= LOGIN_FAILURE_LIMIT <= LOGIN_IP_FAILURE_LIMIT")
+
+# The DEBUG page and error reports mask passwords inside URL settings too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "gallery.error_reports.SecretUrlReporterFilter"
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
@@ -268,5 +308,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"botocore": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        # Failed logins and lockouts are warnings; each successful login is not news.
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -1,13 +1,38 @@
 """Top-level URL map."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from gallery.views import health
 
+# Log in, log out and password change only: no password reset until the site sends e-mail.
+FORM_METHODS = ["get", "head", "post"]
+auth_urls = [
+    path(
+        "login/",
+        auth_views.LoginView.as_view(http_method_names=FORM_METHODS),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(http_method_names=["post"]), name="logout"),
+    path(
+        "password_change/",
+        auth_views.PasswordChangeView.as_view(http_method_names=FORM_METHODS),
+        name="password_change",
+    ),
+    path(
+        "password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(http_method_names=["get", "head"]),
+        name="password_change_done",
+    ),
+]
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(auth_urls)),
     path("healthz", health.healthz, name="healthz"),
     path("", include("gallery.urls")),
 ]
+
+handler400 = "gallery.views.errors.bad_request"
+handler500 = "gallery.views.errors.server_error"

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class GalleryConfig(AppConfig):
     name = "gallery"
     verbose_name = "Seedgallery"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from gallery.middleware import mark_session_start
+
+        user_logged_in.connect(mark_session_start, dispatch_uid="gallery.session_start")

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from gallery import queries
 from gallery.forms import GenerationForm
@@ -12,6 +12,7 @@ from gallery.seedream.contract import RECOMMENDED_SIZES
 from gallery.services import generation as generation_service
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def generate(request):
     form = GenerationForm(request.POST or None)
@@ -34,6 +35,7 @@ def generate(request):
     return render(request, "gallery/generate.html", context, status=400 if form.errors else 200)
 
 
+@require_safe
 @login_required
 def batch(request, batch):
     generations = list(queries.batch_of(request.user, batch))
@@ -46,6 +48,7 @@ def batch(request, batch):
     )
 
 
+@require_safe
 @login_required
 def card(request, pk: int):
     generation = get_object_or_404(queries.generations_of(request.user), pk=pk)

@@ -2,10 +2,12 @@
 
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from gallery.health import check_all
 
 
+@require_safe
 @never_cache
 def healthz(request):
     results = check_all()
