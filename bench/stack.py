@@ -75,7 +75,7 @@ def start(
         devstack.start(
             devstack.seaweedfs_argv(weed_dir, ports, identities),
             log_path=stack.tmp / "weed.log",
-            env=devstack.seaweedfs_env(),
+            env=devstack.seaweedfs_env(stack.tmp / "weed-tls"),
         )
     )
     stack.procs.append(

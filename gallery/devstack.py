@@ -147,9 +147,9 @@ class SeaweedPorts:
 
 def seaweedfs_argv(data_dir: Path, ports: SeaweedPorts, identities: Path) -> list[str]:
     """Only the S3 port serves objects: WebDAV, the admin UI and Go's pprof are off, the
-    master's and filer's HTTP APIs are off (-disableHttp; they talk gRPC), and the volume
+    master's and filer's HTTP APIs are off (-disableHttp; they talk gRPC), the volume
     server's HTTP, which S3 still reads and writes through, wants the JWTs that
-    `seaweedfs_env` sets."""
+    `seaweedfs_env` sets, and the gRPC ports want its client certificate."""
     return [
         weed_binary(),
         "mini",
@@ -173,10 +173,10 @@ def seaweedfs_argv(data_dir: Path, ports: SeaweedPorts, identities: Path) -> lis
     ]
 
 
-def seaweedfs_env() -> dict[str, str]:
-    """Fresh JWT signing keys for one SeaweedFS process (its parts all share the process, so
-    nothing else needs them): a request to the volume or filer HTTP without a token signed
-    with them is refused."""
+def seaweedfs_env(tls_dir: Path) -> dict[str, str]:
+    """Environment for one SeaweedFS process (its parts all share it, so nothing else needs
+    these): fresh JWT signing keys, so the volume and filer HTTP refuse requests without a
+    token, and mutual TLS on every gRPC port with a certificate made for this start."""
     keys = (
         "WEED_JWT_SIGNING_KEY",
         "WEED_JWT_SIGNING_READ_KEY",
@@ -187,7 +187,45 @@ def seaweedfs_env() -> dict[str, str]:
         **{key: secrets.token_urlsafe(32) for key in keys},
         "WEED_ACCESS_UI": "false",
         "WEED_FILER_EXPOSE_DIRECTORY_METADATA_ENABLED": "false",
+        **seaweedfs_grpc_tls(tls_dir),
     }
+
+
+# Every part of SeaweedFS that serves or dials gRPC reads its own certificate setting.
+_GRPC_PARTS = ("MASTER", "VOLUME", "FILER", "S3", "ADMIN", "WORKER", "CLIENT", "MQ")
+
+
+def seaweedfs_grpc_tls(directory: Path) -> dict[str, str]:
+    """A throwaway CA and one certificate it signs, for all of SeaweedFS's gRPC servers and
+    clients; the CA's key is deleted once it has signed, so no other certificate can pass."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise ServiceError("no `openssl` found: `apt-get install openssl` (SeaweedFS gRPC TLS)")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
+    key, csr, crt = directory / "node.key", directory / "node.csr", directory / "node.crt"
+    extensions = directory / "node.ext"
+    extensions.write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+    )
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for argv in (
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_crt, "-days", "3650",
+         "-subj", "/CN=seedgallery-seaweedfs-ca"],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=seaweedfs"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", crt, "-days", "3650", "-extfile", extensions],
+    ):  # fmt: skip
+        done = subprocess.run([str(arg) for arg in argv], capture_output=True, text=True)
+        if done.returncode:
+            raise ServiceError(f"openssl failed making SeaweedFS's certificate: {done.stderr}")
+    ca_key.unlink()
+    key.chmod(0o600)
+    env = {"WEED_GRPC_CA": str(ca_crt)}
+    for part in _GRPC_PARTS:
+        env[f"WEED_GRPC_{part}_CERT"] = str(crt)
+        env[f"WEED_GRPC_{part}_KEY"] = str(key)
+    return env
 
 
 def start(argv: list[str], *, log_path: Path, env: dict | None = None) -> subprocess.Popen:

@@ -28,8 +28,13 @@ def test_redis_and_seaweedfs_bind_to_loopback(tmp_path):
     assert {"-webdav=false", "-admin.ui=false", "-disableHttp", "-debug=false"} <= set(weed)
 
 
-def test_each_seaweedfs_start_draws_its_own_jwt_keys():
-    first, second = devstack.seaweedfs_env(), devstack.seaweedfs_env()
+def test_each_seaweedfs_start_draws_its_own_jwt_keys_and_certificate(tmp_path):
+    first = devstack.seaweedfs_env(tmp_path / "one")
+    second = devstack.seaweedfs_env(tmp_path / "two")
     keys = [name for name in first if name.startswith("WEED_JWT_")]
     assert len(keys) == 4
     assert all(len(first[k]) >= 32 and first[k] != second[k] for k in keys)
+    ca = Path(first["WEED_GRPC_CA"])
+    assert ca.read_bytes() != Path(second["WEED_GRPC_CA"]).read_bytes()
+    assert not (ca.parent / "ca.key").exists()  # nothing can sign another certificate
+    assert Path(first["WEED_GRPC_CLIENT_KEY"]).stat().st_mode & 0o077 == 0

@@ -1,6 +1,10 @@
 """The local SeaweedFS (the same launcher `make dev` uses) serves objects on its S3 port only:
 its filer, WebDAV, master and volume HTTP neither list, read, write nor delete without S3's
-credentials, and Go's pprof is not listening."""
+credentials, its gRPC ports talk only to its own certificate, and Go's pprof is not
+listening."""
+
+import socket
+import ssl
 
 import psutil
 import pytest
@@ -96,3 +100,35 @@ def test_seaweedfs_listens_only_on_its_own_ports_and_not_on_pprof(s3_server):
     assert 6060 not in listening
     assert s3_server.ports.base + 4 not in listening  # WebDAV
     assert listening <= set(s3_server.ports.all())
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _grpc_answer(port: int, *, tls: bool) -> bytes:
+    """What a gRPC port sends back to an HTTP/2 client holding no certificate."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        if tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            sock = context.wrap_socket(sock)
+        sock.sendall(H2_PREFACE)
+        return sock.recv(64)
+    except (ssl.SSLError, ConnectionError):
+        return b""
+    finally:
+        sock.close()
+
+
+def test_grpc_ports_refuse_clients_without_the_certificate(s3_server, stored_object):
+    grpc_ports = [port + 10000 for port in (s3_server.ports.base, s3_server.ports.base + 1,
+                                            s3_server.ports.base + 2, s3_server.ports.s3)]  # fmt: skip
+    for port in grpc_ports:
+        for tls in (False, True):
+            answer = _grpc_answer(port, tls=tls)
+            # An HTTP/2 server's first frame is SETTINGS (type 4): none may come back.
+            assert not (len(answer) >= 9 and answer[3] == 4), (port, tls, answer)
+    with media_storage().open(stored_object) as fh:
+        assert fh.read() == b"a private original"

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             )
         self.exec(
             devstack.seaweedfs_argv(_dir("seaweedfs"), ports, identities),
-            env=devstack.seaweedfs_env(),
+            env=devstack.seaweedfs_env(_dir("seaweedfs-tls")),
         )
 
     def exec(self, argv: list[str], env: dict[str, str] | None = None) -> None:
