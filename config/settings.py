@@ -114,10 +114,16 @@ DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
+    SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / ".local" / "db.sqlite3")))
+    SQLITE_TEST_PATH = Path(env("SQLITE_TEST_PATH", str(BASE_DIR / ".local" / "test-db.sqlite3")))
+    # SQLite creates the file but not its folder: every command (tests, migrate, a worker)
+    # must stand alone on a fresh clone, not only after `make dev` made .local/.
+    for sqlite_dir in {SQLITE_PATH.parent, SQLITE_TEST_PATH.parent}:
+        sqlite_dir.mkdir(parents=True, exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env("SQLITE_PATH", str(BASE_DIR / ".local" / "db.sqlite3")),
+            "NAME": str(SQLITE_PATH),
             "OPTIONS": {
                 "timeout": 20,
                 "transaction_mode": "IMMEDIATE",
@@ -126,7 +132,7 @@ else:
                 ),
             },
             # A file, not memory, so a Celery worker process can share the test database.
-            "TEST": {"NAME": env("SQLITE_TEST_PATH", str(BASE_DIR / ".local" / "test-db.sqlite3"))},
+            "TEST": {"NAME": str(SQLITE_TEST_PATH)},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -89,3 +89,18 @@ def test_devstack_preflight_names_a_busy_port_and_its_variable():
         with pytest.raises(CommandError) as caught:
             call_command("devstack", "preflight", "--port", f"WEB_PORT={port}")
     assert str(caught.value) == f"port {port} is already in use: set WEB_PORT to move it"
+
+
+def test_sqlite_folder_is_created_so_migrate_works_on_a_fresh_clone(tmp_path):
+    database = tmp_path / "not-made-yet" / "nested" / "db.sqlite3"
+    clean = {k: v for k, v in os.environ.items() if k not in _APP_VARS}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        env={**clean, "DEBUG": "1", "SQLITE_PATH": str(database)},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert database.is_file()
