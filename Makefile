@@ -66,9 +66,10 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Browser tests drive Debian's Chromium, and the compose test runs Debian's docker-compose
-# (1.29) where no `docker compose` plugin exists; install them when we may (root), else say so.
+# (1.29) where no `docker compose` plugin exists; the local SeaweedFS's gRPC certificate is made
+# with openssl. Install them when we may (root), else say so.
 system-packages:
-	@for pkg in chromium docker-compose; do \
+	@for pkg in chromium docker-compose openssl; do \
 	  if command -v $$pkg >/dev/null || { [ $$pkg = docker-compose ] && docker compose version >/dev/null 2>&1; }; then :; \
 	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian's $$pkg for the tests"; \
