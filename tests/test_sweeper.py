@@ -59,7 +59,10 @@ def test_stuck_jobs_are_queued_again(alice, queue, settings):
     assert queue() == sorted(g.pk for g in stuck)
     for generation in stuck:
         generation.refresh_from_db()
-        assert timezone.now() - generation.status_changed_at < timedelta(seconds=5)
+        if generation.status == Status.CALLING:  # left past its lease, for the next run
+            assert timezone.now() - generation.status_changed_at > timedelta(seconds=600)
+        else:
+            assert timezone.now() - generation.status_changed_at < timedelta(seconds=5)
     fresh.refresh_from_db()
     done.refresh_from_db()
     assert (fresh.status, done.status) == (Status.QUEUED, Status.SUCCEEDED)

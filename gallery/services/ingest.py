@@ -69,10 +69,15 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
     else:
         raise IngestError("bad_response", "The provider's answer held no image.")
     try:
-        claimed = imaging.check_header(data, content_type, MAX_PIXELS)
+        claimed = imaging.check_header(
+            data, content_type, MAX_PIXELS, formats=imaging.LABELLED_FORMATS
+        )
     except imaging.ImageRejected as exc:
         raise _unusable(exc) from exc
-    labelled = imaging.embed_metadata(data, claimed.format, _metadata_for(generation, result))
+    try:
+        labelled = imaging.embed_metadata(data, claimed.format, _metadata_for(generation, result))
+    except imaging.ImageRejected as exc:
+        raise _unusable(exc) from exc
     sha256 = hashlib.sha256(labelled).hexdigest()
     key = original_key(sha256, claimed.extension)
     thumb_key = thumbnail_key(sha256)
@@ -258,8 +263,13 @@ def _read_body(response: requests.Response) -> tuple[bytes, str | None]:
 
 def check_fetchable(url: str) -> None:
     """Refuse anything but https to public addresses, or http to an allow-listed host."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError as exc:  # a bad port, a broken IPv6 literal
+        raise IngestError(
+            "download_refused", "The provider's image link is not a valid web address."
+        ) from exc
     allowed = {h.lower() for h in settings.INGEST_ALLOWED_HTTP_HOSTS}
     if parts.scheme not in ("http", "https") or not host:
         raise IngestError("download_refused", "The provider's image link is not a web address.")
@@ -267,7 +277,11 @@ def check_fetchable(url: str) -> None:
         return
     if parts.scheme != "https":
         raise IngestError("download_refused", "The provider's image link is not https.")
-    for address in _resolve(host, parts.port or 443):
+    if port not in (None, 443):
+        raise IngestError(
+            "download_refused", "The provider's image link uses a port other than 443."
+        )
+    for address in _resolve(host, 443):
         if not address.is_global:
             raise IngestError(
                 "download_refused", "The provider's image link points at a private address."
