@@ -222,7 +222,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = env(
 )
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 60.0},
+    # Every 30 s: with GENERATION_STUCK_AFTER (60 s) and the call lease (80 s), a job whose
+    # worker or message was lost runs again within two minutes.
+    "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 30.0},
 }
 
 # --- Seedream provider ------------------------------------------------------
@@ -255,7 +257,9 @@ GENERATION_MAX_PROVIDER_ATTEMPTS = envint("GENERATION_MAX_PROVIDER_ATTEMPTS", 4)
 GENERATION_MAX_INGEST_ATTEMPTS = envint("GENERATION_MAX_INGEST_ATTEMPTS", 8)
 GENERATION_RETRY_BASE_DELAY = envfloat("GENERATION_RETRY_BASE_DELAY", 2.0)
 GENERATION_RETRY_MAX_DELAY = envfloat("GENERATION_RETRY_MAX_DELAY", 60.0)
-GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 600)  # seconds
+# Seconds a queued or storing job may stay overdue, with no message for it in the broker's
+# queue, before the sweeper queues it again (a `calling` job: once its call's lease passed).
+GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 60)
 GENERATION_PROVIDER_URL_LIFETIME = envint("GENERATION_PROVIDER_URL_LIFETIME", 23 * 3600)
 INGEST_MAX_BYTES = envint("INGEST_MAX_BYTES", 30 * 1024 * 1024)
 INGEST_CONNECT_TIMEOUT = envfloat("INGEST_CONNECT_TIMEOUT", 5.0)
