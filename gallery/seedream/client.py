@@ -262,7 +262,12 @@ def read_bounded(response: requests.Response, *, deadline: float, limit: int) ->
             except OSError:  # the whole body is already buffered and the socket closed
                 sock = None
         # read1: what has arrived, at once; read() would wait for the full 64 KB.
-        chunk = response.raw.read1(64 * 1024, decode_content=True)
+        try:
+            chunk = response.raw.read1(64 * 1024, decode_content=True)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            if time.monotonic() >= deadline - 0.05:  # cut short by the deadline, not a read
+                raise DeadlinePassed from None
+            raise
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
