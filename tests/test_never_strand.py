@@ -231,3 +231,33 @@ def test_admin_cannot_delete_provider_calls_or_jobs_that_have_them(client, sam, 
     assert client.get(f"/admin/gallery/generation/{unbilled.pk}/delete/").status_code == 200
     changelist = client.get("/admin/gallery/generation/").content.decode()
     assert "delete_selected" not in changelist
+
+
+def test_an_answer_keeps_waiting_for_storage_for_hours_with_capped_backoff(
+    services, alice, settings
+):
+    from tests.fixtures.services import _reset_storages
+
+    settings.GENERATION_MAX_INGEST_ATTEMPTS = 2
+    settings.GENERATION_RETRY_MAX_DELAY = 60
+    good = settings.AWS_S3_ENDPOINT_URL
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    _reset_storages()
+    try:
+        waiting = answered(alice, b64=picture("PNG"))
+        Generation.objects.filter(pk=waiting.pk).update(
+            provider_answered_at=timezone.now() - timedelta(hours=3)
+        )
+        for _ in range(4):  # more tries than the ingest attempts allow
+            Generation.objects.filter(pk=waiting.pk).update(next_attempt_at=None)
+            outcome = service.run(waiting.pk)
+            assert outcome.status == Status.FETCHED
+            assert 45 <= outcome.retry_in <= 60  # capped, not growing without bound
+    finally:
+        settings.AWS_S3_ENDPOINT_URL = good
+        _reset_storages()
+    waiting.refresh_from_db()
+    assert (waiting.status, waiting.error_message) == (Status.FETCHED, service.WAITING_FOR_STORAGE)
+    assert waiting.ingest_attempts == 0
+    Generation.objects.filter(pk=waiting.pk).update(next_attempt_at=None)  # storage is back
+    assert settle(waiting).status == Status.SUCCEEDED

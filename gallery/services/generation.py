@@ -557,11 +557,12 @@ def _ingest_failed(generation: Generation, exc: ingest.IngestError) -> RunOutcom
     attempts = generation.ingest_attempts
     waiting = exc.code in ("storage_unavailable", "database_unavailable")
     if waiting or (exc.retryable and attempts < settings.GENERATION_MAX_INGEST_ATTEMPTS):
+        delay = backoff_delay(attempts)
         if waiting:
             Generation.objects.filter(pk=generation.pk).update(
                 ingest_attempts=F("ingest_attempts") - 1
             )
-        delay = backoff_delay(attempts)
+            delay = _storage_wait_delay(generation)
         Generation.objects.filter(pk=generation.pk, status=Status.FETCHED).update(
             status_changed_at=timezone.now(),
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
@@ -575,6 +576,15 @@ def _ingest_failed(generation: Generation, exc: ingest.IngestError) -> RunOutcom
         message = FINAL_MESSAGES[exc.code].format(n=attempts)
     _fail(generation.pk, Status.FETCHED, exc.code, message)
     return RunOutcome(Status.FAILED)
+
+
+def _storage_wait_delay(generation: Generation) -> float:
+    """Backoff while storage is away: a quarter of the time waited so far, between the base
+    delay and GENERATION_RETRY_MAX_DELAY, so an outage of hours costs a try a minute."""
+    answered = generation.provider_answered_at or timezone.now()
+    waited = (timezone.now() - answered).total_seconds()
+    base, ceiling = settings.GENERATION_RETRY_BASE_DELAY, settings.GENERATION_RETRY_MAX_DELAY
+    return min(ceiling, max(base, waited / 4)) * random.uniform(0.8, 1.0)  # noqa: S311
 
 
 def give_up_storing(generation_ids) -> int:
