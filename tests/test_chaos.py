@@ -146,3 +146,30 @@ def test_a_provider_reset_after_reading_the_request_costs_one_recorded_repeat(
     assert ProviderCall.objects.filter(generation=generation, possibly_billed=True).count() == 1
     (usage,) = service.usage_by_user()
     assert (usage["images"], usage["possibly_billed_calls"]) == (2, 1)
+
+
+def test_jobs_lost_with_an_emptied_redis_run_after_the_next_sweeps(
+    start_worker, emulator, alice, redis_url, settings
+):
+    import redis
+
+    settings.GENERATION_STUCK_AFTER = 1
+    emulator.faults(count=6, kind="latency", latency_s=0.5, status=200)
+    start_worker(concurrency=2, GENERATION_PROVIDER_CONCURRENCY="1")
+    rows = service.submit(
+        user=alice, params=GenerationParams(prompt="after a restart"), variations=4
+    ) + service.submit(user=alice, params=GenerationParams(prompt="after a restart 2"))
+    wait_until(
+        lambda: Generation.objects.filter(status=Status.CALLING).exists(),
+        timeout=30,
+        what="the first call",
+    )
+    redis.Redis.from_url(redis_url).flushall()  # Redis restarted without persistence
+    time.sleep(1.5)
+    deadline = time.monotonic() + 60
+    while Generation.objects.filter(status__in=Generation.ACTIVE).exists():
+        assert time.monotonic() < deadline, list(Generation.objects.values_list("status"))
+        service.sweep_stuck()  # beat's job, every 30 s in production
+        time.sleep(1)
+    assert set(Generation.objects.values_list("status", flat=True)) == {Status.SUCCEEDED}
+    assert emulator.stats()["requests"] == len(rows)  # nothing called twice
