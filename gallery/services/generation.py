@@ -360,13 +360,18 @@ def _claim(generation: Generation) -> ProviderCall | RunOutcome | None:
     now = timezone.now()
     rows = Generation.objects.filter(pk=generation.pk, provider_result__isnull=True)
     due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claiming = dict(
+        status=Status.CALLING, status_changed_at=now, provider_attempts=F("provider_attempts") + 1
+    )
     with transaction.atomic():
-        claimed = rows.filter(due, status=Status.QUEUED).update(
-            status=Status.CALLING,
-            status_changed_at=now,
-            provider_attempts=F("provider_attempts") + 1,
-        )
-        if claimed:
+        if generation.provider_attempts == 0:
+            # A first call (since submit or retry): nothing earlier to close or repeat, so the
+            # call is opened first and the claim names it in the same UPDATE.
+            call = ProviderCall.objects.create(generation=generation, user_id=generation.user_id)
+            if rows.filter(due, status=Status.QUEUED).update(current_call=call, **claiming):
+                return call
+            transaction.set_rollback(True)
+        elif rows.filter(due, status=Status.QUEUED).update(**claiming):
             return _open_call(generation)
     generation.refresh_from_db()
     if generation.status == Status.QUEUED:
