@@ -56,6 +56,35 @@ def test_storage_url_from_the_compose_settings_names_the_public_host():
     assert "X-Amz-Signature=" in url and "seaweedfs" not in url
 
 
+def test_the_compose_stacks_own_settings_sign_for_the_proxy_host():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    web = compose["services"]["web"]["environment"]
+    defaults = {"${MEDIA_ADDRESS:-media.localhost}": "media.localhost"}
+    public = web["AWS_S3_PUBLIC_ENDPOINT_URL"]
+    for reference, value in defaults.items():
+        public = public.replace(reference, value)
+    probe = (
+        "import django; django.setup(); "
+        "from django.core.files.storage import default_storage; "
+        "print(default_storage.url('originals/ab/x.jpg'))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "probe",
+        "AWS_S3_ENDPOINT_URL": web["AWS_S3_ENDPOINT_URL"],
+        "AWS_S3_PUBLIC_ENDPOINT_URL": public,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert web["AWS_S3_ENDPOINT_URL"] == "http://seaweedfs:8333"
+    assert done.stdout.startswith("https://media.localhost/")
+
+
 def test_public_endpoint_defaults_to_the_app_endpoint(settings):
     assert settings.AWS_S3_PUBLIC_ENDPOINT_URL == settings.AWS_S3_ENDPOINT_URL
 
