@@ -292,7 +292,9 @@ def _read_body(response: requests.Response, deadline: float) -> tuple[bytes, str
     if response.status_code in (403, 404, 410):
         raise IngestError(
             "image_unavailable",
-            f"The provider's image link answered {response.status_code}: it is gone or expired.",
+            f"The image was made, but the provider's link to it answered "
+            f"{response.status_code}: it is gone or expired. Generate it again with the same "
+            "seed to get it back.",
         )
     if response.status_code != 200:
         raise IngestError(
