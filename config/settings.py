@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from botocore.config import Config as BotoConfig
@@ -112,7 +113,11 @@ TEMPLATES = [
 # --- Database: SQLite (WAL) unless DATABASE_URL is set ----------------------
 DATABASE_URL = env("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Persistent connections, checked before reuse: a PostgreSQL restart costs one failed
+    # check per thread instead of an error in the middle of a job.
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / ".local" / "db.sqlite3")))
     SQLITE_TEST_PATH = Path(env("SQLITE_TEST_PATH", str(BASE_DIR / ".local" / "test-db.sqlite3")))
@@ -162,6 +167,9 @@ STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", "http://127.0.0.1:8333")
+# The S3 endpoint browsers reach (through the HTTPS proxy in production): every URL handed
+# to a browser is signed for it. The app itself talks to AWS_S3_ENDPOINT_URL.
+AWS_S3_PUBLIC_ENDPOINT_URL = env("AWS_S3_PUBLIC_ENDPOINT_URL", AWS_S3_ENDPOINT_URL)
 AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", "seedgallery-dev" if DEBUG else "")
 AWS_SECRET_ACCESS_KEY = env("AWS_SECRET_ACCESS_KEY", "seedgallery-dev-secret" if DEBUG else "")
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "seedgallery")
@@ -185,7 +193,7 @@ AWS_S3_CLIENT_CONFIG = BotoConfig(
 )
 
 STORAGES = {
-    "default": {"BACKEND": "storages.backends.s3.S3Storage"},
+    "default": {"BACKEND": "gallery.storage.MediaStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -206,11 +214,15 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery enforces these on the prefork pool only: on the threads pool the worker runs they do
+# nothing. What bounds a task there is the pipeline's own wall-clock deadlines (the provider
+# call's SEEDREAM_TOTAL_TIMEOUT, the image download's INGEST_TOTAL_TIMEOUT).
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", 300)
-# Longer than the longest task, so a slow task is not redelivered while it still runs.
-# Abandoned messages (a killed worker's) come back after the visibility timeout; scan for
-# them every CELERY_UNACKED_RESTORE_INTERVAL seconds.
+# Longer than a call's lease plus the longest retry delay (a countdown message waits in the
+# unacked set that long), so a live task is never redelivered: the worker refuses to start
+# otherwise. Abandoned messages (a killed worker's) come back after the visibility timeout;
+# scan for them every CELERY_UNACKED_RESTORE_INTERVAL seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 900),
     "unacked_restore_interval": envint("CELERY_UNACKED_RESTORE_INTERVAL", 30),
@@ -230,7 +242,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = env(
 )
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 60.0},
+    # Every 30 s: with GENERATION_STUCK_AFTER (60 s) and the call lease (80 s), a job whose
+    # worker or message was lost runs again within two minutes.
+    "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 30.0},
 }
 
 # --- Seedream provider ------------------------------------------------------
@@ -240,6 +254,13 @@ SEEDREAM_MODEL = env("SEEDREAM_MODEL", "doubao-seedream-3-0-t2i-250415")
 SEEDREAM_ALLOWED_MODELS = envlist("SEEDREAM_ALLOWED_MODELS", SEEDREAM_MODEL)
 SEEDREAM_CONNECT_TIMEOUT = envfloat("SEEDREAM_CONNECT_TIMEOUT", 5.0)
 SEEDREAM_READ_TIMEOUT = envfloat("SEEDREAM_READ_TIMEOUT", 60.0)
+# The whole call, connect to last byte: requests' timeouts bound each read only. The default
+# leaves 10 s for the body after an answer that came at the last moment.
+SEEDREAM_TOTAL_TIMEOUT = envfloat(
+    "SEEDREAM_TOTAL_TIMEOUT", SEEDREAM_CONNECT_TIMEOUT + SEEDREAM_READ_TIMEOUT + 10
+)
+# The largest answer body read (a b64_json answer of a 2048x2048 image is a few MB).
+SEEDREAM_MAX_RESPONSE_BYTES = envint("SEEDREAM_MAX_RESPONSE_BYTES", 40 * 1024 * 1024)
 USER_AGENT = "Seedgallery/0.1 (+self-hosted; python-requests)"
 
 # --- Seedream emulator (dev stack and tests) --------------------------------
@@ -256,15 +277,26 @@ GENERATION_MAX_PROVIDER_ATTEMPTS = envint("GENERATION_MAX_PROVIDER_ATTEMPTS", 4)
 GENERATION_MAX_INGEST_ATTEMPTS = envint("GENERATION_MAX_INGEST_ATTEMPTS", 8)
 GENERATION_RETRY_BASE_DELAY = envfloat("GENERATION_RETRY_BASE_DELAY", 2.0)
 GENERATION_RETRY_MAX_DELAY = envfloat("GENERATION_RETRY_MAX_DELAY", 60.0)
-GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 600)  # seconds
+# Seconds a queued or storing job may stay overdue, with no message for it in the broker's
+# queue, before the sweeper queues it again (a `calling` job: once its call's lease passed).
+GENERATION_STUCK_AFTER = envint("GENERATION_STUCK_AFTER", 60)
 GENERATION_PROVIDER_URL_LIFETIME = envint("GENERATION_PROVIDER_URL_LIFETIME", 23 * 3600)
 INGEST_MAX_BYTES = envint("INGEST_MAX_BYTES", 30 * 1024 * 1024)
 INGEST_CONNECT_TIMEOUT = envfloat("INGEST_CONNECT_TIMEOUT", 5.0)
 INGEST_READ_TIMEOUT = envfloat("INGEST_READ_TIMEOUT", 30.0)
-# Hosts allowed over plain http (the emulator in dev); anything else must be https.
+INGEST_TOTAL_TIMEOUT = envfloat("INGEST_TOTAL_TIMEOUT", 60.0)  # the whole download
+# Hosts allowed over plain http, at any port (the emulator); anything else must be https on
+# port 443 to a public address. Outside DEBUG a listed host counts only while SEEDREAM_BASE_URL
+# names it, so the emulator's host is never trusted once the real API is configured.
 INGEST_ALLOWED_HTTP_HOSTS = envlist(
     "INGEST_ALLOWED_HTTP_HOSTS", "127.0.0.1,localhost" if DEBUG else ""
 )
+if not DEBUG:
+    INGEST_ALLOWED_HTTP_HOSTS = [
+        host
+        for host in INGEST_ALLOWED_HTTP_HOSTS
+        if host.lower() == (urlsplit(SEEDREAM_BASE_URL).hostname or "").lower()
+    ]
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 384)
 
 # --- Demo login (DEBUG stacks only) -----------------------------------------
@@ -275,8 +307,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-if not DEBUG:
+# Trust X-Forwarded-Proto only when a TLS-terminating proxy in front sets it (compose's does);
+# otherwise any client could claim https.
+SECURE_PROXY_SSL = envbool("SECURE_PROXY_SSL", False)
+if SECURE_PROXY_SSL:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)

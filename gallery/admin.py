@@ -26,19 +26,34 @@ class GenerationAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     search_fields = ("prompt", "user__username", "provider_request_id")
     date_hierarchy = "created_at"
-    actions = ("retry_failed",)
+    actions = ("retry_failed", "give_up_storing")
     readonly_fields = [f.name for f in Generation._meta.fields]
 
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A job with provider calls carries billing records: it stays. (The bulk action is
+        # off too, since it cannot tell which selected jobs have calls.)
+        if obj is None:
+            return False
+        return not obj.calls.exists()
+
     @admin.action(description="Retry the selected failed jobs")
     def retry_failed(self, request, queryset):
-        retried = sum(
-            generation_service.retry(user=g.user, generation_id=g.pk)
-            for g in queryset.filter(status=Generation.Status.FAILED)
-        )
+        retried = 0
+        for g in queryset.filter(status=Generation.Status.FAILED).select_related("user"):
+            try:
+                generation_service.retry(user=g.user, generation_id=g.pk)
+            except (generation_service.NotRetryable, generation_service.QuotaExceeded):
+                continue
+            retried += 1
         self.message_user(request, f"Queued {retried} job(s) again.")
+
+    @admin.action(description="Stop waiting for storage (fail the selected storing jobs)")
+    def give_up_storing(self, request, queryset):
+        stopped = generation_service.give_up_storing(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"Stopped waiting for {stopped} job(s).")
 
 
 @admin.register(ProviderCall)

@@ -39,6 +39,8 @@ NS = {
     "TC260": "http://www.tc260.org.cn/ns/AIGC/1.0/",
     "seedgallery": "https://seedgallery.dev/ns/1.0/",
 }
+# What embed_metadata can label losslessly; the ingest refuses the rest at the header check.
+LABELLED_FORMATS = ("JPEG", "PNG")
 # Marks the XMP packets we write, so a re-run replaces ours and leaves others alone.
 OUR_MARKER = b"seedgallery:generator"
 WEBP_METHOD = 0
@@ -97,8 +99,14 @@ def verify_image(
     return verified
 
 
-def check_header(data: bytes, claimed_content_type: str | None, max_pixels: int) -> VerifiedImage:
-    """Format, size and claimed type from the header alone, before paying for a decode."""
+def check_header(
+    data: bytes,
+    claimed_content_type: str | None,
+    max_pixels: int,
+    formats: tuple[str, ...] = tuple(FORMATS),
+) -> VerifiedImage:
+    """Format, size and claimed type from the header alone, before paying for a decode;
+    `formats` narrows what is accepted (the ingest takes only what it can label)."""
     if not data:
         raise ImageRejected("not_an_image", "the file is empty.")
     try:
@@ -110,7 +118,7 @@ def check_header(data: bytes, claimed_content_type: str | None, max_pixels: int)
         raise ImageRejected("not_an_image", "the file is not an image.") from exc
     if width * height > max_pixels:
         raise ImageRejected("too_many_pixels", f"{width}x{height} is more pixels than allowed.")
-    if fmt not in FORMATS:
+    if fmt not in FORMATS or fmt not in formats:
         raise ImageRejected("unsupported_format", f"{fmt} images are not accepted.")
     content_type, extension = FORMATS[fmt]
     claimed = (claimed_content_type or "").split(";")[0].strip().lower()

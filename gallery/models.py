@@ -63,6 +63,16 @@ class Generation(models.Model):
     provider_error_code = models.CharField(max_length=120, blank=True)
     warning = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The claim: the call made for the row's current `calling` state. Every write after a call
+    # names it, so a call that outlived its lease cannot overwrite a newer claim's state.
+    current_call = models.ForeignKey(
+        "ProviderCall", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # A member's retry counts against that day's quota, like a new job.
+    retried_at = models.DateTimeField(null=True, blank=True)
+
+    # Failures a retry cannot mend: the answer's link is dead, so the same link fails again.
+    DEAD_LINK_CODES = ("provider_url_expired", "image_unavailable")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -95,7 +105,11 @@ class Generation(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status == self.Status.FAILED
+        return self.status == self.Status.FAILED and self.error_code not in self.DEAD_LINK_CODES
+
+    @property
+    def is_waiting_for_storage(self) -> bool:
+        return self.status == self.Status.FETCHED and self.error_code == "storage_unavailable"
 
     @property
     def can_cancel(self) -> bool:
@@ -117,6 +131,12 @@ class ProviderCall(models.Model):
     provider_error_code = models.CharField(max_length=120, blank=True)
     request_id = models.CharField(max_length=200, blank=True)
     generated_images = models.PositiveIntegerField(default=0)
+    # The call may have reached the provider without our seeing its answer (a timeout, a
+    # connection cut after sending, a worker killed mid-call): usage counts it as one image.
+    possibly_billed = models.BooleanField(default=False)
+    # The provider's answer, stored with the row's in one transaction: kept even when the
+    # row has moved on (canceled, or claimed again after this call's lease).
+    result = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started_at"]
@@ -182,7 +202,18 @@ class Image(models.Model):
 
     @property
     def download_name(self) -> str:
-        return f"seedgallery-{self.pk}-seed{self.seed}.{self.original_key.rsplit('.', 1)[-1]}"
+        """A readable file name from the prompt's first words and the seed (any script)."""
+        from django.utils.text import slugify
+
+        words = slugify(self.prompt[:80], allow_unicode=True)[:60].strip("-") or "image"
+        return f"{words}-seed{self.seed}.{self.original_key.rsplit('.', 1)[-1]}"
+
+    @property
+    def download_url(self) -> str:
+        """A presigned URL that makes the browser save the original under `download_name`."""
+        from gallery.storage import presigned_url
+
+        return presigned_url(self.original_key, download_name=self.download_name)
 
 
 class MemberQuota(models.Model):

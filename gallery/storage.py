@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
 
 import boto3
+from botocore.auth import SIGV4_TIMESTAMP, S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.client import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.files.storage import Storage, storages
+from django.utils.text import slugify
+from storages.backends.s3 import S3Storage
 
 
 def media_storage() -> Storage:
@@ -95,8 +103,77 @@ def thumbnail_key(sha256: str) -> str:
 
 
 def presigned_url(key: str, *, expires: int | None = None, download_name: str | None = None) -> str:
-    """A time-limited GET URL for a private object."""
+    """A time-limited GET URL for a private object, for the endpoint browsers reach
+    (AWS_S3_PUBLIC_ENDPOINT_URL); `download_name` makes the browser save it as that file."""
     params = {}
     if download_name:
-        params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
-    return media_storage().url(key, parameters=params or None, expire=expires)
+        params["response-content-disposition"] = attachment_disposition(download_name)
+    return signed_get_url(key, params=params, expires=expires)
+
+
+def signed_get_url(
+    key: str, *, params: dict[str, str] | None = None, expires: int | None = None
+) -> str:
+    """Presign a GET for the public endpoint, signed at the start of the current time window:
+    every render within a window hands out the same URL, so browsers reuse their cached copy
+    of an (immutable) object, and the URL still lives between 3/4 and all of `expires`."""
+    lifetime = int(expires or settings.AWS_QUERYSTRING_EXPIRE)
+    window = max(1, lifetime // 4)
+    signed_at = datetime.fromtimestamp(int(time.time()) // window * window, tz=UTC)
+    endpoint = settings.AWS_S3_PUBLIC_ENDPOINT_URL.rstrip("/")
+    path = f"/{quote(settings.AWS_STORAGE_BUCKET_NAME)}/{quote(key, safe='/~')}"
+    query = f"?{urlencode(sorted(params.items()), quote_via=quote)}" if params else ""
+    request = AWSRequest(method="GET", url=f"{endpoint}{path}{query}")
+    _WindowedQueryAuth(
+        Credentials(settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY),
+        settings.AWS_S3_REGION_NAME,
+        expires=lifetime,
+        signed_at=signed_at,
+    ).add_auth(request)
+    return request.prepare().url
+
+
+class _WindowedQueryAuth(S3SigV4QueryAuth):
+    """SigV4 query signing at a given instant instead of now (botocore always uses now)."""
+
+    def __init__(self, credentials, region: str, *, expires: int, signed_at: datetime) -> None:
+        super().__init__(credentials, "s3", region, expires=expires)
+        self._signed_at = signed_at
+
+    def add_auth(self, request) -> None:
+        request.context["timestamp"] = self._signed_at.strftime(SIGV4_TIMESTAMP)
+        self._modify_request_before_signing(request)
+        canonical_request = self.canonical_request(request)
+        string_to_sign = self.string_to_sign(request, canonical_request)
+        self._inject_signature_to_request(request, self.signature(string_to_sign, request))
+
+
+def attachment_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback name and the exact UTF-8 name (RFC 6266)."""
+    stem, dot, extension = filename.rpartition(".")
+    if not dot:
+        stem, extension = filename, ""
+    ascii_stem = slugify(stem) or "image"
+    fallback = f"{ascii_stem}.{slugify(extension)}" if extension else ascii_stem
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class MediaStorage(S3Storage):
+    """django-storages' S3 storage whose URLs are signed for the public endpoint, so even
+    `default_storage.url(key)` names a host the browser can reach."""
+
+    def url(self, name, parameters=None, expire=None, http_method=None):
+        if http_method not in (None, "GET", "get_object"):
+            return super().url(name, parameters=parameters, expire=expire, http_method=http_method)
+        params = {}
+        for param, value in (parameters or {}).items():
+            params[_QUERY_NAMES.get(param, param)] = value
+        return signed_get_url(self._normalize_name(name), params=params, expires=expire)
+
+
+# boto3's get_object parameter names and the query keys S3 reads them from.
+_QUERY_NAMES = {
+    "ResponseContentDisposition": "response-content-disposition",
+    "ResponseContentType": "response-content-type",
+    "ResponseCacheControl": "response-cache-control",
+}

@@ -1,18 +1,37 @@
 """Celery tasks: thin wrappers that resolve ids and call the services."""
 
 from celery import shared_task
+from celery.exceptions import Reject
+from celery.signals import worker_init, worker_shutting_down
+from django.core.exceptions import ImproperlyConfigured
 
+from gallery.queueing import RUN_GENERATION, enqueue_generation
 from gallery.services import generation
 
 
-@shared_task(name="gallery.run_generation", ignore_result=True)
+@shared_task(name=RUN_GENERATION, ignore_result=True)
 def run_generation(generation_id: int) -> str:
     outcome = generation.run(generation_id)
+    if outcome.returned:  # shutting down: hand the message back for another worker
+        raise Reject("worker shutting down", requeue=True)
     if outcome.retry_in is not None:
-        run_generation.apply_async((generation_id,), countdown=outcome.retry_in)
+        enqueue_generation(generation_id, countdown=outcome.retry_in)
     return outcome.status
 
 
 @shared_task(name="gallery.sweep_stuck_generations", ignore_result=True)
 def sweep_stuck_generations() -> dict:
     return generation.sweep_stuck()
+
+
+@worker_init.connect
+def _check_before_starting(**_) -> None:
+    try:
+        generation.check_worker_configuration()
+    except ImproperlyConfigured as exc:  # Celery logs and ignores a receiver's exceptions
+        raise SystemExit(f"Seedgallery worker refuses to start: {exc}") from exc
+
+
+@worker_shutting_down.connect
+def _stop_claiming(**_) -> None:
+    generation.stop_claiming()

@@ -75,3 +75,31 @@ def test_bad_form_input_shows_field_errors_in_the_browser(logged_in_page, live_s
     assert page.get_by_text("Seed must be a whole number").is_visible()
     assert page.get_by_label("Prompt").input_value() == "A porcelain fox in morning fog"
     assert Generation.objects.count() == 0
+
+
+def test_download_saves_the_original_under_a_readable_name(
+    logged_in_page, live_server, alice, s3_server, tmp_path
+):
+    from gallery.models import Image
+    from gallery.storage import put_object
+
+    put_object("originals/dl/browser.jpg", b"\xff\xd8\xff\xe0 original bytes", "image/jpeg")
+    generation = Generation.objects.create(
+        user=alice, prompt="Porcelain fox, morning fog", model="m", width=1024, height=1024,
+        seed=42, guidance_scale=2.5, status="succeeded",
+    )  # fmt: skip
+    image = Image.objects.create(
+        generation=generation, owner=alice, prompt=generation.prompt, model="m", seed=42,
+        guidance_scale=2.5, width=1024, height=1024, original_key="originals/dl/browser.jpg",
+        content_type="image/jpeg", byte_size=22, sha256="2" * 64, provider_sha256="0" * 64,
+        thumbnail_key="originals/dl/browser.jpg", thumb_width=384, thumb_height=384,
+    )  # fmt: skip
+    page = logged_in_page
+    page.goto(f"{live_server.url}/images/{image.pk}/")
+    with page.expect_download() as caught:
+        page.get_by_role("link", name="Download").click()
+    download = caught.value
+    assert download.suggested_filename == "porcelain-fox-morning-fog-seed42.jpg"
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    assert saved.read_bytes() == b"\xff\xd8\xff\xe0 original bytes"

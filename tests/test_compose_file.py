@@ -112,7 +112,7 @@ def test_the_validator_is_live_and_rejects_a_broken_copy(compose, validator, bre
 
 def test_the_stack_runs_the_production_services_and_the_emulator_only_on_request(compose):
     services = compose["services"]
-    assert set(services) == {*APP_SERVICES, *BACKING_SERVICES, "emulator"}
+    assert set(services) == {*APP_SERVICES, *BACKING_SERVICES, "emulator", "proxy"}
     assert "version" not in compose  # obsolete in the Compose Specification
     assert services["emulator"]["profiles"] == ["emulator"]
     assert [name for name, s in services.items() if "profiles" in s] == ["emulator"]
@@ -203,10 +203,32 @@ def test_a_misspelt_variable_would_be_caught(compose, settings_reads):
     assert _unread_variables(typo, settings_reads) == ["worker.SEEDREAM_BASEURL"]
 
 
-def test_only_web_publishes_a_port_and_only_on_loopback(compose):
+def test_only_the_proxy_publishes_public_ports_and_web_only_on_loopback(compose):
     published = {name: s["ports"] for name, s in compose["services"].items() if "ports" in s}
-    assert list(published) == ["web"]
+    assert set(published) == {"web", "proxy"}
     assert published["web"] == ["127.0.0.1:${WEB_PORT:-8000}:8000"]
+    assert published["proxy"] == ["${HTTP_PORT:-80}:80", "${HTTPS_PORT:-443}:443"]
+
+
+def test_browsers_get_image_urls_for_the_proxy_host_and_the_proxy_serves_it(compose):
+    env = _environment(compose["services"]["web"])
+    assert env["AWS_S3_PUBLIC_ENDPOINT_URL"] == "https://${MEDIA_ADDRESS:-media.localhost}"
+    assert env["SECURE_PROXY_SSL"] == "1"
+    proxy = compose["services"]["proxy"]
+    assert proxy["image"].startswith("caddy:")
+    assert proxy["environment"]["MEDIA_ADDRESS"] == "${MEDIA_ADDRESS:-media.localhost}"
+    assert "./config/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    caddyfile = (ROOT / "config/Caddyfile").read_text()
+    media_site = caddyfile.split("{$MEDIA_ADDRESS:media.localhost} {", 1)[1]
+    assert "reverse_proxy seaweedfs:8333" in media_site.split("}", 1)[0]
+    assert "reverse_proxy web:8000" in caddyfile
+
+
+def test_the_worker_may_finish_a_call_within_its_stop_grace_period(compose):
+    grace = compose["services"]["worker"]["stop_grace_period"]
+    seconds = int(grace.rstrip("s"))
+    # The default lease: connect 5 + read 60 + 10 for the body, + 5; then storing the image.
+    assert seconds >= 80 + 35
 
 
 def test_seaweedfs_writes_its_one_identity_from_the_environment(compose, tmp_path):

@@ -1,5 +1,6 @@
 """The pipeline's service, run in-process against the emulator over HTTP and real S3."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -32,6 +33,7 @@ def run_until_settled(generation: Generation, limit: int = 10) -> Generation:
         outcome = service.run(generation.pk)
         if outcome.retry_in is None:
             break
+        time.sleep(min(outcome.retry_in, 1.0))  # tests back off for milliseconds
     generation.refresh_from_db()
     return generation
 
@@ -82,27 +84,35 @@ def test_row_with_an_answer_resumes_the_ingest_without_calling(services, alice, 
     assert generation.status == Status.FETCHED
     assert outcome.retry_in is not None
     assert generation.error_code == "storage_unavailable"
+    assert generation.error_message == "Saving, waiting for storage."
     assert not Image.objects.exists()  # the row's update waited for storage, and rolled back
     # Storage returns; the redelivered task stores the answer it already has.
     settings.AWS_S3_ENDPOINT_URL = good_endpoint
     _reset()
     generation = run_until_settled(generation)
     assert generation.status == Status.SUCCEEDED
-    assert generation.ingest_attempts == 2
+    assert generation.ingest_attempts == 1  # waiting for storage costs no attempt
     assert services.stats()["requests"] == 1
 
 
-def test_row_found_mid_call_is_called_again_and_the_repeat_recorded(services, alice):
+def test_row_found_mid_call_is_called_again_and_the_cut_off_call_counted_as_billed(services, alice):
     generation = submit(alice)
     crashed_at = timezone.now() - service.call_lease() - timedelta(seconds=1)
+    cut_off = ProviderCall.objects.create(generation=generation, user=alice, started_at=crashed_at)
     Generation.objects.filter(pk=generation.pk).update(
-        status=Status.CALLING, provider_attempts=1, status_changed_at=crashed_at
-    )
+        status=Status.CALLING, provider_attempts=1, status_changed_at=crashed_at,
+        current_call=cut_off,
+    )  # fmt: skip
     generation = run_until_settled(generation)
     assert generation.status == Status.SUCCEEDED
     assert generation.repeat_calls == 1
-    assert ProviderCall.objects.get(generation=generation).is_repeat
+    cut_off.refresh_from_db()
+    assert (cut_off.possibly_billed, cut_off.error_code) == (True, "cut_off")
+    assert cut_off.finished_at is not None
+    repeat = ProviderCall.objects.exclude(pk=cut_off.pk).get(generation=generation)
+    assert repeat.is_repeat and repeat.result is not None
     assert services.stats()["requests"] == 1
+    assert [row["images"] for row in service.usage_by_user()] == [2]  # the cut-off one counts
 
 
 def test_row_mid_call_within_its_lease_is_left_to_the_caller(services, alice):
@@ -170,7 +180,11 @@ def test_retries_are_bounded(services, alice, settings):
     generation = run_until_settled(submit(alice))
     assert generation.status == Status.FAILED
     assert generation.error_code == "rate_limited"
-    assert "Gave up after 3 attempts" in generation.error_message
+    assert generation.error_message == (
+        "The image service stayed too busy to take this image through 3 attempts. "
+        "Retry in a few minutes."
+    )
+    assert "retrying" not in generation.error_message
     assert services.stats()["requests"] == 3
 
 
@@ -268,14 +282,23 @@ def test_retry_after_a_refusal_calls_the_provider_again(services, alice):
 
 
 def test_retry_after_a_failed_ingest_reuses_the_answer(services, alice):
-    services.faults(count=1, status=200, kind="url_404")
+    services.faults(count=1, status=200, kind="url_html")
     generation = run_until_settled(submit(alice))
     assert generation.status == Status.FAILED
-    assert service.retry(user=alice, generation_id=generation.pk)
-    generation.refresh_from_db()
-    assert generation.status == Status.FETCHED
+    assert service.retry(user=alice, generation_id=generation.pk).status == Status.FETCHED
     run_until_settled(generation)
     assert services.stats()["requests"] == 1  # never paid twice
+
+
+def test_retry_is_refused_where_the_link_is_dead(services, alice):
+    services.faults(count=1, status=200, kind="url_404")
+    generation = run_until_settled(submit(alice))
+    assert (generation.status, generation.can_retry) == (Status.FAILED, False)
+    with pytest.raises(service.NotRetryable) as caught:
+        service.retry(user=alice, generation_id=generation.pk)
+    assert "link to this image is gone" in caught.value.message
+    generation.refresh_from_db()
+    assert generation.status == Status.FAILED
 
 
 def test_usage_counts_every_billed_image(services, alice, bob):

@@ -39,3 +39,17 @@ def test_healthz_does_not_leak_connection_details(client, settings, s3_server):
     response = client.get("/healthz")
     assert b"hunter2" not in response.content
     assert b"127.0.0.1" not in response.content
+
+
+@pytest.mark.django_db
+def test_healthz_reuses_the_shared_s3_client(client, redis_url, s3_server, monkeypatch):
+    import boto3
+
+    client.get("/healthz")  # the first probe may build the process's one client
+
+    def no_new_clients(*args, **kwargs):
+        raise AssertionError("a new S3 client was built for a health probe")
+
+    monkeypatch.setattr(boto3, "client", no_new_clients)
+    monkeypatch.setattr(boto3.session.Session, "client", no_new_clients)
+    assert client.get("/healthz").json()["checks"]["s3"] == "ok"

@@ -132,3 +132,95 @@ def test_a_server_that_never_answers_times_out(settings):
             download(f"http://127.0.0.1:{port}/x.jpg")
     assert caught.value.code == "download_timeout"
     assert caught.value.retryable
+
+
+def test_a_slow_drip_stops_at_the_total_deadline(settings):
+    import socket
+    import time
+
+    settings.INGEST_TOTAL_TIMEOUT = 1.0
+    settings.INGEST_READ_TIMEOUT = 5.0
+
+    def drip(listener):
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 100\r\n\r\n"
+            )
+            for _ in range(100):
+                time.sleep(0.2)
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        threading.Thread(target=drip, args=(listener,), daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(IngestError) as caught:
+            download(f"http://127.0.0.1:{listener.getsockname()[1]}/x.jpg")
+    assert time.monotonic() - started < 2.0
+    assert (caught.value.code, caught.value.retryable) == ("download_timeout", True)
+
+
+def test_a_public_https_link_is_checked_and_pinned_to_its_address():
+    assert check_fetchable("https://93.184.216.34/x.jpg") == "93.184.216.34"
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An https server at 127.0.0.1 whose certificate names images.example.test (a name that
+    resolves nowhere), and the CA file that trusts it."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=images.example.test",
+         "-addext", "subjectAltName=DNS:images.example.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    seen = []
+
+    class Recorder(Handler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers["Host"])
+            super().do_GET()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    Handler.routes = {"/img": (200, {"Content-Type": "image/jpeg"}, b"\xff\xd8pinned")}
+    yield httpd.server_address[1], str(cert), seen
+    httpd.shutdown()
+
+
+def test_a_pinned_download_connects_to_the_checked_address_as_the_named_host(
+    tls_server, monkeypatch
+):
+    from gallery.services import ingest
+
+    port, ca, seen = tls_server
+    monkeypatch.setattr(ingest, "CA_BUNDLE", ca)
+    url = f"https://images.example.test:{port}/img"
+    with ingest.pinned_get(url, "127.0.0.1", timeout=(2, 2)) as response:
+        assert response.status_code == 200
+        assert response.content == b"\xff\xd8pinned"
+    assert seen == [f"images.example.test:{port}"]
+
+
+def test_a_pinned_download_still_checks_the_certificate_name(tls_server, monkeypatch):
+    import requests
+
+    from gallery.services import ingest
+
+    port, ca, _ = tls_server
+    monkeypatch.setattr(ingest, "CA_BUNDLE", ca)
+    with pytest.raises(requests.exceptions.SSLError):
+        ingest.pinned_get(f"https://other.example.test:{port}/img", "127.0.0.1", timeout=(2, 2))

@@ -1,10 +1,15 @@
 """The pipeline end to end with a real Celery worker: jobs finish, and a worker killed mid-flight
 costs at most the calls it cut off."""
 
+import base64
 import itertools
+import json
+import os
+import signal
 import time
 
 import pytest
+import redis
 
 from gallery.models import Generation, Image, ProviderCall
 from gallery.seedream.contract import GenerationParams
@@ -86,10 +91,12 @@ def test_killed_worker_never_pays_twice_for_an_answered_job(
     jobs = 30
     emulator.faults(count=jobs, kind="latency", latency_s=1.0, status=200)
     fast_redelivery = {
-        "CELERY_VISIBILITY_TIMEOUT": "3",
+        # Just over the lease (6 + 5 s) plus the longest retry delay (0.5 s in tests).
+        "CELERY_VISIBILITY_TIMEOUT": "12",
         "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-        "SEEDREAM_READ_TIMEOUT": "4",  # the lease on a cut-off call: 5 + 4 + 5 s
-        "SEEDREAM_CONNECT_TIMEOUT": "5",
+        "SEEDREAM_READ_TIMEOUT": "4",
+        "SEEDREAM_CONNECT_TIMEOUT": "1",
+        "SEEDREAM_TOTAL_TIMEOUT": "6",
     }
     first = start_worker(concurrency=concurrency, **fast_redelivery)
     for i in range(jobs):
@@ -112,9 +119,55 @@ def test_killed_worker_never_pays_twice_for_an_answered_job(
     repeats = sum(Generation.objects.values_list("repeat_calls", flat=True))
     assert repeats <= min(cut_off, concurrency)
     assert ProviderCall.objects.count() == jobs + repeats
+    # Every call cut off by the kill is closed and counted as possibly billed.
+    assert not ProviderCall.objects.filter(finished_at=None).exists()
+    assert ProviderCall.objects.filter(possibly_billed=True).count() == repeats
+    assert sum(row["images"] for row in service.usage_by_user()) == jobs + repeats
     assert jobs <= emulator.stats()["requests"] <= jobs + repeats
     for generation_id in answered_before_kill:
         assert not ProviderCall.objects.filter(generation_id=generation_id, is_repeat=True).exists()
     # Every job was answered exactly once.
     answered = ProviderCall.objects.filter(http_status=200).values_list("generation_id", flat=True)
     assert sorted(answered) == sorted(Generation.objects.values_list("id", flat=True))
+
+
+def test_a_worker_refuses_to_start_when_redis_would_redeliver_live_calls(start_worker):
+    with pytest.raises(RuntimeError) as caught:
+        start_worker(concurrency=1, CELERY_VISIBILITY_TIMEOUT="30")  # lease alone is 80 s
+    assert "CELERY_VISIBILITY_TIMEOUT (30 s) must exceed" in str(caught.value)
+
+
+def test_a_production_worker_refuses_to_start_without_a_provider_key(start_worker):
+    with pytest.raises(RuntimeError) as caught:
+        start_worker(concurrency=1, SEEDREAM_API_KEY="", DEBUG="0")
+    assert "SEEDREAM_API_KEY is empty" in str(caught.value)
+
+
+def test_warm_shutdown_finishes_the_call_in_flight_and_hands_the_rest_back(
+    start_worker, emulator, alice, empty_bucket, redis_url
+):
+    emulator.faults(count=4, kind="latency", latency_s=3.0, status=200)
+    worker = start_worker(concurrency=4, GENERATION_PROVIDER_CONCURRENCY="1")
+    rows = [
+        service.submit(user=alice, params=GenerationParams(prompt=f"shut {i}", seed=i))[0]
+        for i in range(4)
+    ]
+    wait_until(
+        lambda: Generation.objects.filter(status=Status.CALLING).exists(),
+        timeout=30,
+        what="the first call",
+    )
+    time.sleep(0.5)  # the other three are waiting for the one call slot
+    os.killpg(worker.proc.pid, signal.SIGTERM)
+    worker.proc.wait(30)
+    assert emulator.stats()["requests"] == 1
+    statuses = dict(Generation.objects.values_list("id", "status"))
+    finished = [pk for pk, status in statuses.items() if status == Status.SUCCEEDED]
+    assert len(finished) == 1
+    handed_back = sorted(set(r.pk for r in rows) - set(finished))
+    assert all(statuses[pk] == Status.QUEUED for pk in handed_back)
+    assert not ProviderCall.objects.filter(generation_id__in=handed_back).exists()
+    client = redis.Redis.from_url(redis_url)
+    messages = [json.loads(raw) for raw in client.lrange("celery", 0, -1)]
+    queued = sorted(json.loads(base64.b64decode(m["body"]))[0][0] for m in messages)
+    assert queued == handed_back

@@ -64,6 +64,15 @@ class RawServer:
             if self.reply == "silence":
                 threading.Event().wait(5)
                 return
+            if self.reply == "drip":  # headers, then one byte of body every 0.2 s
+                conn.sendall(b"HTTP/1.1 200 X\r\nContent-Length: 1000\r\n\r\n")
+                for _ in range(1000):
+                    threading.Event().wait(0.2)
+                    try:
+                        conn.sendall(b" ")
+                    except OSError:
+                        return
+                return
             if self.reply == "reset":
                 conn.setsockopt(
                     socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
@@ -77,10 +86,12 @@ class RawServer:
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.reply = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
-    def config(self, base: str = "/api/v3", read_timeout: float = 2.0) -> client.ClientConfig:
+    def config(
+        self, base: str = "/api/v3", read_timeout: float = 2.0, **more
+    ) -> client.ClientConfig:
         return client.ClientConfig(
             base_url=f"http://127.0.0.1:{self.port}{base}", api_key=KEY,
-            connect_timeout=1.0, read_timeout=read_timeout, user_agent="Seedgallery/test",
+            connect_timeout=1.0, read_timeout=read_timeout, user_agent="Seedgallery/test", **more,
         )  # fmt: skip
 
 
@@ -226,26 +237,71 @@ def test_a_huge_garbage_body_gives_a_bounded_message(raw):
     assert len(caught.value.detail) <= client.EXCERPT_CHARS
 
 
-def test_silence_is_a_retryable_timeout(raw):
+def test_silence_is_a_timeout_that_may_have_been_billed(raw):
     raw.reply = "silence"
     with pytest.raises(client.SeedreamTimeout) as caught:
         call(raw, read_timeout=0.3)
-    assert caught.value.retryable
+    assert (caught.value.code, caught.value.retryable, caught.value.ambiguous) == (
+        "timeout",
+        True,
+        True,
+    )
+    assert "took too long" in caught.value.message
+    assert "could not be reached" not in caught.value.message
 
 
-def test_a_reset_connection_is_a_retryable_connection_error(raw):
+def test_a_reset_after_the_request_was_sent_is_a_lost_connection_that_may_have_been_billed(raw):
     raw.reply = "reset"
     with pytest.raises(client.SeedreamConnectionError) as caught:
         call(raw)
-    assert caught.value.retryable
+    assert len(raw.requests) == 1  # the provider read the whole request
+    assert (caught.value.code, caught.value.ambiguous) == ("connection_lost", True)
 
 
-def test_a_closed_port_is_a_connection_error():
+def test_a_closed_port_is_a_connection_error_that_never_reached_the_provider():
     from gallery.devstack import free_port
 
     config = client.ClientConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", api_key=KEY)
-    with pytest.raises(client.SeedreamConnectionError):
+    with pytest.raises(client.SeedreamConnectionError) as caught:
         client.generate(PARAMS, config=config)
+    assert (caught.value.code, caught.value.retryable, caught.value.ambiguous) == (
+        "connection_error",
+        True,
+        False,
+    )
+
+
+def test_a_slow_drip_of_body_stops_at_the_total_deadline(raw):
+    import time
+
+    raw.reply = "drip"
+    started = time.monotonic()
+    with pytest.raises(client.SeedreamTimeout) as caught:
+        call(raw, read_timeout=1.0, total_timeout=1.0)
+    assert time.monotonic() - started < 1.8  # each byte came well within the read timeout
+    assert caught.value.ambiguous
+
+
+def test_a_redirect_is_not_followed(raw):
+    raw.answer(307, b"", {"Location": f"http://127.0.0.1:{raw.port}/elsewhere"})
+    with pytest.raises(client.SeedreamBadResponse) as caught:
+        call(raw)
+    assert len(raw.requests) == 1
+    assert "redirect" in caught.value.detail
+
+
+def test_a_body_over_the_limit_is_not_read(raw):
+    raw.answer(200, {**OK, "padding": "x" * 5000})
+    with pytest.raises(client.SeedreamBadResponse) as caught:
+        call(raw, max_response_bytes=1000)
+    assert "larger than 1,000 bytes" in caught.value.detail
+
+
+def test_an_error_beside_usable_data_in_a_200_is_a_success_with_a_warning(raw):
+    raw.answer(200, {**OK, "error": {"code": "PartialFailure", "message": "1 of 2 images lost"}})
+    result = call(raw)
+    assert result.url == "https://x.example/a.jpeg"
+    assert "1 of 2 images lost" in result.warning
 
 
 def test_b64_answer_and_reported_seed_and_size_are_kept(raw):

@@ -51,7 +51,54 @@ def test_production_defaults_are_safe():
     assert seen["hosts"] == []
     assert seen["secure_cookie"] is True
     assert seen["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
-    assert seen["media"] == "storages.backends.s3.S3Storage"
+    assert seen["media"] == "gallery.storage.MediaStorage"
+
+
+PROXY_PROBE = (
+    "import json, django; from django.conf import settings; django.setup(); "
+    "db = settings.DATABASES['default']; "
+    "print(json.dumps({'proxy': getattr(settings, 'SECURE_PROXY_SSL_HEADER', None), "
+    "'health_checks': db.get('CONN_HEALTH_CHECKS'), "
+    "'http_hosts': settings.INGEST_ALLOWED_HTTP_HOSTS}))"
+)
+
+
+def probe_json(code: str = PROXY_PROBE, **env) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in _APP_VARS}
+    clean.pop("INGEST_ALLOWED_HTTP_HOSTS", None)
+    clean.pop("SEEDREAM_BASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_forwarded_proto_is_trusted_only_when_a_proxy_is_declared():
+    assert probe_json()["proxy"] is None
+    assert probe_json(SECURE_PROXY_SSL="1")["proxy"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_persistent_database_connections_are_checked_before_reuse():
+    seen = probe_json(DATABASE_URL="postgres://postgres@127.0.0.1:5432/seedgallery")
+    assert seen["health_checks"] is True
+
+
+def test_the_emulator_host_is_trusted_over_http_only_while_it_is_the_configured_api():
+    emulator = probe_json(
+        INGEST_ALLOWED_HTTP_HOSTS="emulator", SEEDREAM_BASE_URL="http://emulator:8090/v1"
+    )
+    assert emulator["http_hosts"] == ["emulator"]
+    real_api = probe_json(
+        INGEST_ALLOWED_HTTP_HOSTS="emulator",
+        SEEDREAM_BASE_URL="https://ark.cn-beijing.volces.com/api/v3",
+    )
+    assert real_api["http_hosts"] == []
 
 
 def test_sqlite_with_wal_when_database_url_is_unset():

@@ -59,7 +59,10 @@ def test_stuck_jobs_are_queued_again(alice, queue, settings):
     assert queue() == sorted(g.pk for g in stuck)
     for generation in stuck:
         generation.refresh_from_db()
-        assert timezone.now() - generation.status_changed_at < timedelta(seconds=5)
+        if generation.status == Status.CALLING:  # left past its lease, for the next run
+            assert timezone.now() - generation.status_changed_at > timedelta(seconds=600)
+        else:
+            assert timezone.now() - generation.status_changed_at < timedelta(seconds=5)
     fresh.refresh_from_db()
     done.refresh_from_db()
     assert (fresh.status, done.status) == (Status.QUEUED, Status.SUCCEEDED)
@@ -98,10 +101,72 @@ def test_answered_job_past_the_link_lifetime_fails_as_expired(alice, queue):
     assert queue() == []
 
 
-def test_beat_schedules_the_sweeper_every_minute(settings):
+def test_beat_schedules_the_sweeper_often_enough_to_recover_within_two_minutes(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["sweep-stuck-generations"]
-    assert entry == {"task": "gallery.sweep_stuck_generations", "schedule": 60.0}
+    assert entry == {"task": "gallery.sweep_stuck_generations", "schedule": 30.0}
+    lease = service.call_lease().total_seconds()
+    assert lease + entry["schedule"] <= 120  # a worker killed mid-call
+    assert settings.GENERATION_STUCK_AFTER + entry["schedule"] <= 120  # a lost message
     from config.celery import app
 
     app.loader.import_default_modules()
     assert "gallery.sweep_stuck_generations" in app.tasks
+
+
+def test_a_job_waiting_its_turn_in_a_backlog_keeps_its_one_message(alice, queue, redis_url):
+    waiting = make(alice, Status.QUEUED, age_s=7000)
+    service._enqueue(waiting.pk)
+    assert service.sweep_stuck() == {"requeued": 0, "failed": 0}
+    assert queue() == [waiting.pk]
+
+
+def test_a_queued_job_whose_message_was_lost_is_queued_after_a_short_deadline(
+    alice, queue, settings
+):
+    settings.GENERATION_STUCK_AFTER = 60
+    lost = make(alice, Status.QUEUED, age_s=61)
+    recent = make(alice, Status.QUEUED, age_s=30)
+    backing_off = make(alice, Status.QUEUED, age_s=600,
+                       next_attempt_at=timezone.now() - timedelta(seconds=10))  # fmt: skip
+    assert service.sweep_stuck() == {"requeued": 1, "failed": 0}
+    assert queue() == [lost.pk]
+    for row in (recent, backing_off):
+        row.refresh_from_db()
+        assert row.status == Status.QUEUED
+
+
+def test_a_calling_job_is_queued_once_its_lease_has_passed_not_before(alice, queue):
+    lease = service.call_lease().total_seconds()
+    cut_off = make(alice, Status.CALLING, age_s=lease + 1, provider_attempts=1)
+    in_flight = make(alice, Status.CALLING, age_s=lease - 5, provider_attempts=1)
+    assert service.sweep_stuck() == {"requeued": 1, "failed": 0}
+    assert queue() == [cut_off.pk]
+    # A second sweep while its message waits adds nothing.
+    assert service.sweep_stuck() == {"requeued": 0, "failed": 0}
+    assert queue() == [cut_off.pk]
+    in_flight.refresh_from_db()
+    assert in_flight.status == Status.CALLING
+
+
+def test_a_cut_off_job_out_of_attempts_fails_and_its_call_counts_as_billed(alice, queue, settings):
+    from gallery.models import ProviderCall
+
+    settings.GENERATION_MAX_PROVIDER_ATTEMPTS = 2
+    row = make(alice, Status.CALLING, age_s=7000, provider_attempts=2)
+    call = ProviderCall.objects.create(generation=row, user=alice)
+    assert service.sweep_stuck() == {"requeued": 0, "failed": 1}
+    call.refresh_from_db()
+    assert (call.possibly_billed, call.error_code) == (True, "cut_off")
+    row.refresh_from_db()
+    assert "Retry to try again" in row.error_message
+
+
+def test_an_early_message_does_not_skip_the_backoff(alice, queue):
+    row = make(
+        alice, Status.QUEUED, age_s=1, next_attempt_at=timezone.now() + timedelta(seconds=30)
+    )
+    outcome = service.run(row.pk)
+    assert outcome.status == Status.QUEUED
+    assert 25 < outcome.retry_in <= 30
+    row.refresh_from_db()
+    assert (row.status, row.provider_attempts) == (Status.QUEUED, 0)

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from gallery.seedream import contract
@@ -32,6 +33,8 @@ class ClientConfig:
     api_key: str
     connect_timeout: float = 5.0
     read_timeout: float = 60.0
+    total_timeout: float = 75.0
+    max_response_bytes: int = 40 * 1024 * 1024
     user_agent: str = "Seedgallery"
 
     @classmethod
@@ -43,6 +46,8 @@ class ClientConfig:
             api_key=settings.SEEDREAM_API_KEY,
             connect_timeout=settings.SEEDREAM_CONNECT_TIMEOUT,
             read_timeout=settings.SEEDREAM_READ_TIMEOUT,
+            total_timeout=settings.SEEDREAM_TOTAL_TIMEOUT,
+            max_response_bytes=settings.SEEDREAM_MAX_RESPONSE_BYTES,
             user_agent=settings.USER_AGENT,
         )
 
@@ -64,6 +69,7 @@ class ProviderResult:
     client_request_id: str = ""
     seed: int | None = None
     size: str | None = None
+    warning: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +96,7 @@ class SeedreamError(Exception):
     ) -> None:
         self.code = error_class.code
         self.retryable = error_class.retryable
+        self.ambiguous = error_class.ambiguous
         self.message = error_class.user_message
         if error_class is contract.INVALID_PARAMETER and param:
             self.message = f"The provider rejected the parameter {param!r}."
@@ -147,6 +154,7 @@ _CLASSES: dict[str, type[SeedreamError]] = {
     contract.PROVIDER_ERROR.code: SeedreamServerError,
     contract.TIMEOUT.code: SeedreamTimeout,
     contract.CONNECTION_ERROR.code: SeedreamConnectionError,
+    contract.CONNECTION_LOST.code: SeedreamConnectionError,
     contract.BAD_RESPONSE.code: SeedreamBadResponse,
 }
 
@@ -191,28 +199,125 @@ def generate(
         contract.CLIENT_REQUEST_ID_HEADER: client_request_id,
     }
     started = time.monotonic()
+    deadline = started + config.total_timeout
     try:
         response = session().post(
             config.endpoint,
             json=params.to_request_body(),
             headers=headers,
             timeout=(config.connect_timeout, config.read_timeout),
+            allow_redirects=False,  # a redirected POST could be sent, and paid for, twice
+            stream=True,
         )
-        body = response.content
-    except requests.Timeout as exc:
-        raise _error(contract.TIMEOUT, detail=type(exc).__name__) from None
-    except requests.RequestException as exc:
-        raise _error(contract.CONNECTION_ERROR, detail=type(exc).__name__) from None
+        with response:
+            body = read_bounded(response, deadline=deadline, limit=config.max_response_bytes)
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _transport_error(exc) from None
+    except BodyTooLarge:
+        raise _error(
+            contract.BAD_RESPONSE,
+            http_status=response.status_code,
+            request_id=response.headers.get(contract.REQUEST_ID_HEADER, ""),
+            detail=f"the answer is larger than {config.max_response_bytes:,} bytes",
+        ) from None
+    except DeadlinePassed:
+        raise _error(contract.TIMEOUT, detail="total deadline passed") from None
     request_id = response.headers.get(contract.REQUEST_ID_HEADER, "")
+    # The prompt stays out of INFO logs: it is the member's words, not operations data.
     log.info(
-        "seedream %s %s request_id=%s %.0fms prompt=%r",
+        "seedream %s %s request_id=%s %.0fms",
         response.status_code,
         params.model,
         request_id,
         (time.monotonic() - started) * 1000,
-        params.prompt[:60],
     )
+    if 300 <= response.status_code < 400:
+        raise _bad(request_id, f"redirect to {response.headers.get('Location', '')!r}", body)
     return _parse(response, body, request_id=request_id, client_request_id=client_request_id)
+
+
+class BodyTooLarge(Exception):
+    """The answer's body is over the limit."""
+
+
+class DeadlinePassed(Exception):
+    """The total wall-clock deadline passed while reading."""
+
+
+def read_bounded(response: requests.Response, *, deadline: float, limit: int) -> bytes:
+    """Read a streamed body, at most `limit` bytes, and not past `deadline` (monotonic): each
+    read waits no longer than the time left, so a slow drip cannot stretch a call."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    sock = _socket_of(response)
+    chunks, size = [], 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlinePassed
+        if sock is not None:
+            try:
+                sock.settimeout(min(left, sock.gettimeout() or left))
+            except OSError:  # the whole body is already buffered and the socket closed
+                sock = None
+        # read1: what has arrived, at once; read() would wait for the full 64 KB.
+        try:
+            chunk = response.raw.read1(64 * 1024, decode_content=True)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            if time.monotonic() >= deadline - 0.05:  # cut short by the deadline, not a read
+                raise DeadlinePassed from None
+            raise
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+
+
+def _socket_of(response: requests.Response):
+    """The socket under a streamed response, to shorten its read timeout; None if hidden."""
+    try:
+        return response.raw._fp.fp.raw._sock  # http.client -> BufferedReader -> SocketIO
+    except AttributeError:
+        return None
+
+
+def _transport_error(exc: Exception) -> SeedreamError:
+    """Sort a transport failure by whether the request may have reached the provider: only a
+    connection that was never made is certainly unbilled."""
+    detail = type(exc).__name__
+    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+        return _error(contract.CONNECTION_ERROR, detail=detail)
+    if isinstance(exc, requests.Timeout) or _timed_out(exc):
+        return _error(contract.TIMEOUT, detail=detail)
+    return _error(contract.CONNECTION_LOST, detail=detail)
+
+
+def _causes(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        reason = getattr(exc, "reason", None)
+        args = getattr(exc, "args", ())
+        nested = args[0] if args and isinstance(args[0], BaseException) else None
+        exc = (
+            reason if isinstance(reason, BaseException) else nested or exc.__cause__
+        ) or exc.__context__
+
+
+def _never_connected(exc: BaseException) -> bool:
+    from urllib3.exceptions import NewConnectionError
+
+    return any(isinstance(cause, NewConnectionError) for cause in _causes(exc))
+
+
+def _timed_out(exc: BaseException) -> bool:
+    from urllib3.exceptions import ReadTimeoutError
+
+    return any(isinstance(cause, ReadTimeoutError | TimeoutError) for cause in _causes(exc))
 
 
 def _parse(
@@ -220,7 +325,8 @@ def _parse(
 ) -> ProviderResult:
     status = response.status_code
     payload = _json_or_none(body)
-    if not 200 <= status < 300 or (isinstance(payload, dict) and payload.get("error")):
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not 200 <= status < 300 or (error and not _has_image(payload)):
         raise _http_error(status, payload, body, request_id, response.headers.get("Retry-After"))
     if not isinstance(payload, dict):
         raise _bad(request_id, "the body is not a JSON object", body)
@@ -236,6 +342,10 @@ def _parse(
     if not url and not b64:
         raise _bad(request_id, "the item has neither url nor b64_json", body)
     usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+    warning = ""
+    if error:  # a 200 with an error beside usable data: the contract calls it a success
+        detail = error.get("message") or error.get("code") if isinstance(error, dict) else error
+        warning = f"The image service reported a problem with this image: {str(detail)[:200]}"
     return ProviderResult(
         url=url or None,
         b64_json=b64 or None,
@@ -246,6 +356,17 @@ def _parse(
         client_request_id=client_request_id,
         seed=_int(item.get("seed"), None),
         size=item.get("size") if isinstance(item.get("size"), str) else None,
+        warning=warning,
+    )
+
+
+def _has_image(payload: dict) -> bool:
+    data = payload.get("data")
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and isinstance(data[0], dict)
+        and bool(data[0].get("url") or data[0].get("b64_json"))
     )
 
 

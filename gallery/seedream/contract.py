@@ -301,6 +301,8 @@ class ErrorClass:
     code: str  # the product's stable code, kept on a failed Generation
     retryable: bool
     user_message: str
+    # The request may have reached the provider, which may have made (and billed) the image.
+    ambiguous: bool = False
 
 
 INVALID_PARAMETER = ErrorClass(
@@ -332,7 +334,13 @@ QUOTA_EXCEEDED = ErrorClass(
 PROVIDER_ERROR = ErrorClass(
     "provider_error", True, "The image service had an internal error; retrying shortly."
 )
-TIMEOUT = ErrorClass("timeout", True, "The image service did not answer in time.")
+TIMEOUT = ErrorClass("timeout", True, "The image service took too long to answer.", ambiguous=True)
+CONNECTION_LOST = ErrorClass(
+    "connection_lost",
+    True,
+    "The connection to the image service broke after the request was sent.",
+    ambiguous=True,
+)
 CONNECTION_ERROR = ErrorClass("connection_error", True, "The image service could not be reached.")
 BAD_RESPONSE = ErrorClass(
     "bad_response", False, "The image service sent an answer we could not understand."

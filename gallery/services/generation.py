@@ -8,24 +8,60 @@ import logging
 import random
 import secrets
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from gallery.models import Generation, Image, MemberQuota, ProviderCall
+from gallery.queueing import enqueue_generation, waiting_generation_ids
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
 from gallery.services import ingest
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
-URL_EXPIRED_MESSAGE = "The provider's image link expired before the image could be stored."
+URL_EXPIRED_MESSAGE = (
+    "The image was made, but the provider's link to it expired before it could be stored. "
+    "Generate it again with the same seed to get it back."
+)
+WAITING_FOR_STORAGE = "Saving, waiting for storage."
+# Automatic repeats of a call that may have reached the provider (each may be billed).
+MAX_AMBIGUOUS_REPEATS = 1
+# What a member reads when a job that kept being retried finally fails: what happened and
+# what to do, never "retrying" on a job that has stopped.
+FINAL_MESSAGES = {
+    "rate_limited": "The image service stayed too busy to take this image through {n} "
+    "attempts. Retry in a few minutes.",
+    "provider_error": "The image service failed with an internal error on all {n} attempts. "
+    "Retry later.",
+    "connection_error": "The image service could not be reached on any of {n} attempts. "
+    "Retry later; if it keeps happening, an operator should check the connection.",
+    "timeout": "The image service took too long to answer, again after one more try. It may "
+    "have made the image, so it was not asked a third time. Retry to try once more.",
+    "connection_lost": "The connection to the image service broke after the request was sent, "
+    "again after one more try. It may have made the image, so it was not asked a third time. "
+    "Retry to try once more.",
+    "download_failed": "The image was made, but fetching it from the image service failed "
+    "{n} times. Retry to try again while its link lasts.",
+    "download_timeout": "The image was made, but fetching it from the image service timed "
+    "out {n} times. Retry to try again while its link lasts.",
+}
+
+
+class NotRetryable(Exception):
+    """A retry cannot help this job, or it is not a failed job of this member."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class QuotaExceeded(Exception):
@@ -44,10 +80,12 @@ class QuotaExceeded(Exception):
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a run of one generation ended in; `retry_in` asks the caller to run it again."""
+    """What a run of one generation ended in; `retry_in` asks the caller to run it again,
+    `returned` to hand the message back untouched (the worker is shutting down)."""
 
     status: str
     retry_in: float | None = None
+    returned: bool = False
 
 
 # --- Quotas -----------------------------------------------------------------
@@ -59,11 +97,12 @@ def daily_limit(user) -> int:
 
 
 def images_used_today(user) -> int:
-    """Images asked for since midnight UTC, not counting canceled ones or failures that the
-    provider never produced."""
+    """Images asked for (or retried) since midnight UTC, not counting canceled ones or
+    failures that the provider never produced."""
     start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     return (
-        Generation.objects.filter(user=user, created_at__gte=start)
+        Generation.objects.filter(user=user)
+        .filter(Q(created_at__gte=start) | Q(retried_at__gte=start))
         .exclude(status=Status.CANCELED)
         .exclude(status=Status.FAILED, provider_result__isnull=True)
         .count()
@@ -88,11 +127,7 @@ def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Gener
     width, height = params.dimensions
     random_seed = params.seed is None or params.seed < 0
     with transaction.atomic():
-        # One submit at a time per member, so two tabs cannot both pass the quota check.
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        remaining = images_left_today(user)
-        if variations > remaining:
-            raise QuotaExceeded(requested=variations, remaining=remaining, limit=daily_limit(user))
+        _check_quota(user, variations)
         batch = uuid.uuid4()
         rows = [
             Generation(
@@ -113,8 +148,18 @@ def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Gener
         if any(row.pk is None for row in created):  # backends without RETURNING
             created = list(Generation.objects.filter(batch=batch).order_by("id"))
         for row in created:
-            _enqueue_on_commit(row.pk)
+            row.start_delayed = False
+            _enqueue_on_commit(row)
     return created
+
+
+def _check_quota(user, images: int) -> None:
+    """Raise QuotaExceeded unless `images` more fit today. Locks the member's row until the
+    caller's transaction ends, so two tabs (or a submit and a retry) cannot both pass."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    remaining = images_left_today(user)
+    if images > remaining:
+        raise QuotaExceeded(requested=images, remaining=remaining, limit=daily_limit(user))
 
 
 def cancel(*, user, generation_id: int) -> bool:
@@ -130,27 +175,47 @@ def cancel(*, user, generation_id: int) -> bool:
     )
 
 
-def retry(*, user, generation_id: int) -> bool:
-    """Run a failed job again. It calls the provider again only when the failure came before
-    the provider answered; otherwise it re-stores the answer it already has."""
+def retry(*, user, generation_id: int) -> Generation:
+    """Run a failed job again; returns it queued. It calls the provider again only when the
+    failure came before the provider answered (counted against today's quota, checked under
+    the same lock as submit); otherwise it re-stores the answer it already has. An image the
+    provider's filter withheld is tried with a new seed. NotRetryable when a retry cannot help;
+    QuotaExceeded when today's images are used up."""
     now = timezone.now()
-    fields = dict(
-        status_changed_at=now,
-        next_attempt_at=None,
-        error_code="",
-        error_message="",
-        provider_error_code="",
-        finished_at=None,
-        ingest_attempts=0,
-    )
-    base = Generation.objects.filter(pk=generation_id, user=user, status=Status.FAILED)
     with transaction.atomic():
-        moved = base.filter(provider_result__isnull=True).update(
-            status=Status.QUEUED, provider_attempts=0, **fields
-        ) or base.filter(provider_result__isnull=False).update(status=Status.FETCHED, **fields)
-        if moved:
-            _enqueue_on_commit(generation_id)
-    return bool(moved)
+        generation = (
+            Generation.objects.select_for_update()
+            .filter(pk=generation_id, user=user, status=Status.FAILED)
+            .first()
+        )
+        if generation is None:
+            raise NotRetryable("Only a failed job can be retried.")
+        if not generation.can_retry or _provider_url_expired(generation):
+            raise NotRetryable(
+                "Retrying cannot help: the provider's link to this image is gone. "
+                "Generate it again with the same seed instead."
+            )
+        fields = dict(
+            status_changed_at=now,
+            next_attempt_at=None,
+            error_code="",
+            error_message="",
+            provider_error_code="",
+            finished_at=None,
+            ingest_attempts=0,
+        )
+        if generation.provider_result is None:
+            _check_quota(user, 1)
+            fields.update(status=Status.QUEUED, provider_attempts=0, repeat_calls=0, retried_at=now)
+            if generation.error_code == "output_refused":
+                fields.update(seed=_draw_seed(), seed_was_random=True)
+        else:
+            fields.update(status=Status.FETCHED)
+        Generation.objects.filter(pk=generation.pk).update(**fields)
+        generation.refresh_from_db()
+        generation.start_delayed = False
+        _enqueue_on_commit(generation)
+    return generation
 
 
 # --- Run ----------------------------------------------------------------------
@@ -165,6 +230,9 @@ def run(generation_id: int) -> RunOutcome:
     generation = Generation.objects.filter(pk=generation_id).first()
     if generation is None or generation.status in Generation.TERMINAL:
         return RunOutcome(generation.status if generation else "missing")
+    wait = _seconds_until_due(generation)
+    if wait > 0:  # an early message (a sweeper's, a redelivery): keep the backoff
+        return RunOutcome(generation.status, retry_in=wait)
     if generation.provider_result is None:
         outcome = _call_provider(generation)
         if outcome is not None:
@@ -173,7 +241,20 @@ def run(generation_id: int) -> RunOutcome:
     return _ingest(generation)
 
 
+def _seconds_until_due(generation: Generation) -> float:
+    if generation.next_attempt_at is None or generation.status == Status.CALLING:
+        return 0.0
+    return (generation.next_attempt_at - timezone.now()).total_seconds()
+
+
 _call_slots = threading.BoundedSemaphore(settings.GENERATION_PROVIDER_CONCURRENCY)
+_shutting_down = threading.Event()
+
+
+def stop_claiming() -> None:
+    """The worker is shutting down: claim nothing more; runs not yet claimed hand their
+    message back. Calls already in flight finish."""
+    _shutting_down.set()
 
 
 def _call_provider(generation: Generation) -> RunOutcome | None:
@@ -182,6 +263,8 @@ def _call_provider(generation: Generation) -> RunOutcome | None:
         release_database()
         _call_slots.acquire()
     try:
+        if _shutting_down.is_set():
+            return RunOutcome(generation.status, returned=True)
         return _claim_and_call(generation)
     finally:
         _call_slots.release()
@@ -200,26 +283,74 @@ def _claim_and_call(generation: Generation) -> RunOutcome | None:
     call = claim
     generation.refresh_from_db()
     release_database()
+    started = time.monotonic()
     try:
         result = seedream.generate(
             _params_of(generation), client_request_id=f"gen-{generation.pk}-{call.pk}"
         )
     except seedream.SeedreamError as exc:
         _finish_call(call, http_status=exc.http_status, error=exc)
-        return _provider_failed(generation, exc)
-    _finish_call(
-        call, http_status=200, request_id=result.request_id, images=result.generated_images
-    )
-    stored = Generation.objects.filter(pk=generation.pk, status=Status.CALLING).update(
-        status=Status.FETCHED,
-        status_changed_at=timezone.now(),
-        provider_result=result.to_dict(),
-        provider_request_id=result.request_id[:200],
-        provider_answered_at=timezone.now(),
-    )
-    if not stored:  # canceled or swept meanwhile; the answer is kept on the call only
+        return _provider_failed(generation, call, exc)
+    stored = _store_answer(generation, call, result, deadline=started + call_lease_seconds())
+    if stored is None:  # the database stayed away: logged, and the row is claimed again
+        return RunOutcome(Status.CALLING)
+    if not stored:  # canceled, or claimed again meanwhile; the answer is kept on the call
         generation.refresh_from_db()
         return RunOutcome(generation.status)
+    return None
+
+
+def _store_answer(
+    generation: Generation, call: ProviderCall, result: seedream.ProviderResult, *, deadline
+) -> bool | None:
+    """Write the paid answer on the call and on the row in one transaction, fenced by the
+    claim; retry a failed write with backoff until `deadline` (monotonic), so a database
+    restart does not lose the answer. True when the row took it, False when the row had
+    moved on, None when the database never came back."""
+    answer = result.to_dict()
+    for attempt in range(1, 10_000):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                ProviderCall.objects.filter(pk=call.pk).update(
+                    finished_at=now,
+                    http_status=200,
+                    request_id=result.request_id[:200],
+                    generated_images=result.generated_images,
+                    result=answer,
+                )
+                return bool(
+                    Generation.objects.filter(
+                        pk=generation.pk, status=Status.CALLING, current_call=call
+                    ).update(
+                        status=Status.FETCHED,
+                        status_changed_at=now,
+                        next_attempt_at=None,
+                        error_code="",
+                        error_message="",
+                        provider_result=answer,
+                        provider_request_id=result.request_id[:200],
+                        provider_answered_at=now,
+                        warning=result.warning,
+                    )
+                )
+        except DatabaseError as exc:
+            connection.close()  # a broken connection is not reused
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning(
+                    "generation %s: the provider's paid answer (request id %s, url %s) could "
+                    "not be stored: %s",
+                    generation.pk,
+                    result.request_id,
+                    result.url or "inline image",
+                    exc,
+                )
+                return None
+            delay = min(left, 0.25 * 2 ** min(attempt, 5))
+            log.info("generation %s: storing the answer failed (%s), again in %.1fs",
+                     generation.pk, exc, delay)  # fmt: skip
+            time.sleep(delay)
     return None
 
 
@@ -228,15 +359,23 @@ def _claim(generation: Generation) -> ProviderCall | RunOutcome | None:
     the provider may have seen has a row. Returns what to do instead when it is not ours."""
     now = timezone.now()
     rows = Generation.objects.filter(pk=generation.pk, provider_result__isnull=True)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claiming = dict(
+        status=Status.CALLING, status_changed_at=now, provider_attempts=F("provider_attempts") + 1
+    )
     with transaction.atomic():
-        claimed = rows.filter(status=Status.QUEUED).update(
-            status=Status.CALLING,
-            status_changed_at=now,
-            provider_attempts=F("provider_attempts") + 1,
-        )
-        if claimed:
-            return ProviderCall.objects.create(generation=generation, user_id=generation.user_id)
+        if generation.provider_attempts == 0:
+            # A first call (since submit or retry): nothing earlier to close or repeat, so the
+            # call is opened first and the claim names it in the same UPDATE.
+            call = ProviderCall.objects.create(generation=generation, user_id=generation.user_id)
+            if rows.filter(due, status=Status.QUEUED).update(current_call=call, **claiming):
+                return call
+            transaction.set_rollback(True)
+        elif rows.filter(due, status=Status.QUEUED).update(**claiming):
+            return _open_call(generation)
     generation.refresh_from_db()
+    if generation.status == Status.QUEUED:
+        return RunOutcome(Status.QUEUED, retry_in=max(0.1, _seconds_until_due(generation)))
     if generation.status != Status.CALLING or generation.provider_result is not None:
         return None if generation.status == Status.FETCHED else RunOutcome(generation.status)
     lease_left = (generation.status_changed_at + call_lease() - now).total_seconds()
@@ -248,21 +387,69 @@ def _claim(generation: Generation) -> ProviderCall | RunOutcome | None:
     with transaction.atomic():
         repeated = rows.filter(
             status=Status.CALLING, status_changed_at=generation.status_changed_at
-        ).update(
-            status_changed_at=now,
-            provider_attempts=F("provider_attempts") + 1,
-            repeat_calls=F("repeat_calls") + 1,
-        )
+        ).update(status_changed_at=now, provider_attempts=F("provider_attempts") + 1)
         if repeated:
-            return ProviderCall.objects.create(
-                generation=generation, user_id=generation.user_id, is_repeat=True
-            )
+            return _open_call(generation)
     return RunOutcome(Status.CALLING, retry_in=1.0)
 
 
+def _open_call(generation: Generation) -> ProviderCall:
+    """Inside the claim's transaction: close the calls a dead worker left open as possibly
+    billed, open this one (a repeat when an earlier call may have been billed) and fence the
+    row with it."""
+    close_cut_off_calls(generation.pk)
+    previous = (
+        _calls_since_retry(generation)
+        .order_by("-id")
+        .values_list("possibly_billed", flat=True)
+        .first()
+    )
+    is_repeat = bool(previous)
+    call = ProviderCall.objects.create(
+        generation=generation, user_id=generation.user_id, is_repeat=is_repeat
+    )
+    Generation.objects.filter(pk=generation.pk).update(
+        current_call=call, repeat_calls=F("repeat_calls") + (1 if is_repeat else 0)
+    )
+    return call
+
+
+def _calls_since_retry(generation: Generation):
+    calls = ProviderCall.objects.filter(generation_id=generation.pk)
+    if generation.retried_at is not None:
+        calls = calls.filter(started_at__gte=generation.retried_at)
+    return calls
+
+
+def close_cut_off_calls(generation_id: int) -> int:
+    """Close calls a killed worker left open (no answer, no finish): the provider may have made
+    and billed their image, so they count as possibly billed."""
+    return ProviderCall.objects.filter(
+        generation_id=generation_id, finished_at__isnull=True
+    ).update(finished_at=timezone.now(), error_code="cut_off", possibly_billed=True)
+
+
 def call_lease() -> timedelta:
-    """How long a claimed call may still be in flight: the client's timeouts plus a margin."""
-    return timedelta(seconds=settings.SEEDREAM_CONNECT_TIMEOUT + settings.SEEDREAM_READ_TIMEOUT + 5)
+    """How long a claimed call may still be in flight: the client's total deadline (a
+    wall-clock bound, unlike requests' per-read timeouts) plus a margin."""
+    return timedelta(seconds=call_lease_seconds())
+
+
+def call_lease_seconds() -> float:
+    return settings.SEEDREAM_TOTAL_TIMEOUT + 5
+
+
+def check_worker_configuration() -> None:
+    """Refuse to start a worker that would redeliver live tasks or cannot call the provider."""
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout", 3600)
+    needed = call_lease_seconds() + settings.GENERATION_RETRY_MAX_DELAY
+    if visibility <= needed:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT ({visibility} s) must exceed a call's lease plus the "
+            f"longest retry delay ({needed:.0f} s), or Redis hands running jobs out again."
+        )
+    if not settings.DEBUG and not settings.SEEDREAM_API_KEY.strip():
+        raise ImproperlyConfigured("SEEDREAM_API_KEY is empty: set the provider's API key.")
 
 
 def _params_of(generation: Generation) -> GenerationParams:
@@ -277,22 +464,30 @@ def _params_of(generation: Generation) -> GenerationParams:
     )
 
 
-def _finish_call(call: ProviderCall, *, http_status, request_id="", images=0, error=None) -> None:
+def _finish_call(call: ProviderCall, *, http_status, error) -> None:
+    """Close a failed call; one that may have reached the provider counts as possibly billed."""
     call.finished_at = timezone.now()
     call.http_status = http_status
-    call.request_id = (request_id or (error.request_id if error else "") or "")[:200]
-    call.generated_images = images
-    if error is not None:
-        call.error_code = error.code
-        call.provider_error_code = (error.provider_code or "")[:120]
+    call.request_id = (error.request_id or "")[:200]
+    call.error_code = error.code
+    call.provider_error_code = (error.provider_code or "")[:120]
+    call.possibly_billed = error.ambiguous
     call.save()
 
 
-def _provider_failed(generation: Generation, exc: seedream.SeedreamError) -> RunOutcome:
+def _provider_failed(
+    generation: Generation, call: ProviderCall, exc: seedream.SeedreamError
+) -> RunOutcome:
+    """Queue the job again when another call can help and cannot pay twice; else fail it.
+    A call that may have been billed gets at most MAX_AMBIGUOUS_REPEATS automatic repeats."""
     attempts = generation.provider_attempts
-    if exc.retryable and attempts < settings.GENERATION_MAX_PROVIDER_ATTEMPTS:
+    mine = Generation.objects.filter(pk=generation.pk, status=Status.CALLING, current_call=call)
+    again = exc.retryable and attempts < settings.GENERATION_MAX_PROVIDER_ATTEMPTS
+    if exc.ambiguous:
+        again = again and generation.repeat_calls < MAX_AMBIGUOUS_REPEATS
+    if again:
         delay = backoff_delay(attempts, retry_after=getattr(exc, "retry_after", None))
-        requeued = Generation.objects.filter(pk=generation.pk, status=Status.CALLING).update(
+        requeued = mine.update(
             status=Status.QUEUED,
             status_changed_at=timezone.now(),
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
@@ -305,9 +500,9 @@ def _provider_failed(generation: Generation, exc: seedream.SeedreamError) -> Run
             return RunOutcome(Status.QUEUED, retry_in=delay)
         return RunOutcome(Generation.objects.get(pk=generation.pk).status)
     message = exc.message
-    if exc.retryable:
-        message = f"{exc.message} Gave up after {attempts} attempts."
-    _fail(generation.pk, Status.CALLING, exc.code, message, provider_code=exc.provider_code)
+    if exc.retryable and exc.code in FINAL_MESSAGES:
+        message = FINAL_MESSAGES[exc.code].format(n=attempts)
+    _fail_rows(mine, exc.code, message, provider_code=exc.provider_code)
     return RunOutcome(Status.FAILED)
 
 
@@ -329,7 +524,7 @@ def _ingest(generation: Generation) -> RunOutcome:
                 next_attempt_at=None,
                 error_code="",
                 error_message="",
-                warning=stored.warning,
+                warning=" ".join(w for w in (generation.warning, stored.warning) if w),
             )
             if finished:
                 Image.objects.create(
@@ -338,25 +533,77 @@ def _ingest(generation: Generation) -> RunOutcome:
             stored.wait_stored()  # an upload that failed rolls the row back
     except ingest.IngestError as exc:
         return _ingest_failed(generation, exc)
+    except DatabaseError as exc:  # the database is away: the answer is safe on the row
+        log.warning("generation %s: storing the image's row failed: %s", generation.pk, exc)
+        connection.close()
+        return _ingest_failed(
+            generation,
+            ingest.IngestError("database_unavailable", "Saving the image.", retryable=True),
+        )
+    except Exception:  # a bug or an input nobody foresaw: fail it clearly, never strand it
+        log.exception("generation %s: unexpected ingest failure", generation.pk)
+        _fail(generation.pk, Status.FETCHED, "ingest_error", INGEST_ERROR_MESSAGE)
+        return RunOutcome(Status.FAILED)
     if not finished:
         return RunOutcome(Generation.objects.get(pk=generation.pk).status)
     return RunOutcome(Status.SUCCEEDED)
 
 
+INGEST_ERROR_MESSAGE = (
+    "The image was made, but something unexpected went wrong while storing it; the error is "
+    "logged for the operators. Retry to try storing it again."
+)
+
+
 def _ingest_failed(generation: Generation, exc: ingest.IngestError) -> RunOutcome:
+    """Back off and try again, or fail. Waiting for storage or the database costs no attempt:
+    a paid answer keeps trying for as long as its link lives (an inline image, until staff
+    give up on it)."""
     attempts = generation.ingest_attempts
-    if exc.retryable and attempts < settings.GENERATION_MAX_INGEST_ATTEMPTS:
+    waiting = exc.code in ("storage_unavailable", "database_unavailable")
+    if waiting or (exc.retryable and attempts < settings.GENERATION_MAX_INGEST_ATTEMPTS):
         delay = backoff_delay(attempts)
+        if waiting:
+            Generation.objects.filter(pk=generation.pk).update(
+                ingest_attempts=F("ingest_attempts") - 1
+            )
+            delay = _storage_wait_delay(generation)
         Generation.objects.filter(pk=generation.pk, status=Status.FETCHED).update(
             status_changed_at=timezone.now(),
             next_attempt_at=timezone.now() + timedelta(seconds=delay),
             error_code=exc.code,
-            error_message=exc.message,
+            error_message=WAITING_FOR_STORAGE if waiting else exc.message,
         )
         log.info("generation %s: ingest %s, retrying in %.1fs", generation.pk, exc.code, delay)
         return RunOutcome(Status.FETCHED, retry_in=delay)
-    _fail(generation.pk, Status.FETCHED, exc.code, exc.message)
+    message = exc.message
+    if exc.retryable and exc.code in FINAL_MESSAGES:
+        message = FINAL_MESSAGES[exc.code].format(n=attempts)
+    _fail(generation.pk, Status.FETCHED, exc.code, message)
     return RunOutcome(Status.FAILED)
+
+
+def _storage_wait_delay(generation: Generation) -> float:
+    """Backoff while storage is away: a quarter of the time waited so far, between the base
+    delay and GENERATION_RETRY_MAX_DELAY, so an outage of hours costs a try a minute."""
+    answered = generation.provider_answered_at or timezone.now()
+    waited = (timezone.now() - answered).total_seconds()
+    base, ceiling = settings.GENERATION_RETRY_BASE_DELAY, settings.GENERATION_RETRY_MAX_DELAY
+    return min(ceiling, max(base, waited / 4)) * random.uniform(0.8, 1.0)  # noqa: S311
+
+
+def give_up_storing(generation_ids) -> int:
+    """Staff stop waiting for storage for these jobs: they fail, and may be retried later."""
+    rows = Generation.objects.filter(pk__in=list(generation_ids), status=Status.FETCHED)
+    return rows.update(
+        status=Status.FAILED,
+        status_changed_at=timezone.now(),
+        finished_at=timezone.now(),
+        next_attempt_at=None,
+        error_code="storage_unavailable",
+        error_message="The image was made, but storage stayed unavailable and an operator "
+        "stopped waiting for it. Retry to try storing it again.",
+    )
 
 
 def _provider_url_expired(generation: Generation) -> bool:
@@ -404,60 +651,98 @@ def backoff_delay(attempt: int, *, retry_after: float | None = None) -> float:
 
 
 def sweep_stuck() -> dict[str, int]:
-    """Re-queue jobs stuck past their deadline; fail those out of attempts or whose provider
-    link has expired. Beat runs it every minute."""
+    """Re-queue jobs whose message may be lost, and fail those that cannot go on. Beat runs it
+    every 30 s. A `calling` row is due once its call's lease has passed (its worker died); a
+    `queued` or storing row once it has been due for GENERATION_STUCK_AFTER seconds with no
+    message for it waiting in the broker's queue (Redis restarted empty, a submit during a
+    broker outage). A job merely waiting in a backlog keeps its one message."""
     now = timezone.now()
-    deadline = now - timedelta(seconds=settings.GENERATION_STUCK_AFTER)
+    stale = now - timedelta(seconds=settings.GENERATION_STUCK_AFTER)
+    overdue = Q(next_attempt_at__isnull=True, status_changed_at__lt=stale) | Q(
+        next_attempt_at__lt=stale
+    )
+    candidates = list(
+        Generation.objects.filter(
+            Q(status=Status.CALLING, status_changed_at__lt=now - call_lease())
+            | Q(status__in=(Status.QUEUED, Status.FETCHED)) & overdue
+        ).only(
+            "pk",
+            "status",
+            "status_changed_at",
+            "provider_attempts",
+            "ingest_attempts",
+            "provider_result",
+            "provider_answered_at",
+        )
+    )
     counts = {"requeued": 0, "failed": 0}
-    stuck = Generation.objects.filter(status__in=Generation.ACTIVE, status_changed_at__lt=deadline)
-    for generation in stuck.only(
-        "pk",
-        "status",
-        "provider_attempts",
-        "ingest_attempts",
-        "provider_result",
-        "provider_answered_at",
-    ):
-        if _sweep_one(generation, deadline):
-            counts["requeued"] += 1
-        else:
-            counts["failed"] += 1
+    if not candidates:
+        return counts
+    waiting = waiting_generation_ids()
+    for generation in candidates:
+        if generation.pk in waiting:
+            continue
+        outcome = _sweep_one(generation)
+        if outcome:
+            counts[outcome] += 1
     return counts
 
 
-def _sweep_one(generation: Generation, deadline) -> bool:
-    """True when the job was queued again, False when it was failed."""
-    stale = Generation.objects.filter(
-        pk=generation.pk, status=generation.status, status_changed_at__lt=deadline
+def _sweep_one(generation: Generation) -> str:
+    """'requeued', 'failed', or '' when the row moved on meanwhile."""
+    same = Generation.objects.filter(
+        pk=generation.pk, status=generation.status, status_changed_at=generation.status_changed_at
     )
-    out_of_attempts = (
-        generation.status == Status.FETCHED
-        and generation.ingest_attempts >= settings.GENERATION_MAX_INGEST_ATTEMPTS
-    ) or (
-        generation.status != Status.FETCHED
-        and generation.provider_attempts >= settings.GENERATION_MAX_PROVIDER_ATTEMPTS
-    )
-    if generation.status == Status.FETCHED and _provider_url_expired(generation):
-        _fail_rows(stale, "provider_url_expired", URL_EXPIRED_MESSAGE)
-        return False
-    if out_of_attempts:
-        _fail_rows(stale, "stuck", "The job stopped making progress and ran out of attempts.")
-        return False
-    if stale.update(status_changed_at=timezone.now()):
+    if generation.status == Status.FETCHED:
+        if _provider_url_expired(generation):
+            return "failed" if _fail_rows(same, "provider_url_expired", URL_EXPIRED_MESSAGE) else ""
+        if generation.ingest_attempts >= settings.GENERATION_MAX_INGEST_ATTEMPTS:
+            return "failed" if _fail_rows(same, "stuck", STUCK_STORING_MESSAGE) else ""
+    elif generation.provider_attempts >= settings.GENERATION_MAX_PROVIDER_ATTEMPTS:
+        with transaction.atomic():
+            if generation.status == Status.CALLING:
+                close_cut_off_calls(generation.pk)
+            failed = _fail_rows(same, "stuck", STUCK_CALLING_MESSAGE)
+        return "failed" if failed else ""
+    if generation.status == Status.CALLING:
+        # Its lease has passed: the next run closes the cut-off call and calls again. The
+        # row is left as it is, so that run does not wait a second lease.
         _enqueue(generation.pk)
-        return True
-    return False
+        return "requeued"
+    if same.update(status_changed_at=timezone.now(), next_attempt_at=None):
+        _enqueue(generation.pk)
+        return "requeued"
+    return ""
+
+
+STUCK_CALLING_MESSAGE = (
+    "The job was cut off again and again while calling the image service and ran out of "
+    "attempts. Retry to try again."
+)
+STUCK_STORING_MESSAGE = (
+    "The image was made, but storing it stopped making progress and ran out of attempts. "
+    "Retry to try storing it again."
+)
 
 
 # --- Usage --------------------------------------------------------------------
 
 
 def usage_by_user(*, since=None):
-    """Images the provider billed, per user (from every successful call, repeats included)."""
-    calls = ProviderCall.objects.filter(generated_images__gt=0)
+    """Images the provider may have billed, per user: every image a call returned (repeats
+    included) plus one for each call that may have reached the provider without our seeing
+    its answer (also given on its own as `possibly_billed_calls`)."""
+    calls = ProviderCall.objects.filter(Q(generated_images__gt=0) | Q(possibly_billed=True))
     if since is not None:
         calls = calls.filter(started_at__gte=since)
-    return calls.values("user_id").annotate(images=Sum("generated_images")).order_by("user_id")
+    return (
+        calls.values("user_id")
+        .annotate(
+            possibly_billed_calls=Count("id", filter=Q(possibly_billed=True)),
+            images=Sum("generated_images") + Count("id", filter=Q(possibly_billed=True)),
+        )
+        .order_by("user_id")
+    )
 
 
 # --- Queueing -----------------------------------------------------------------
@@ -468,10 +753,19 @@ def _draw_seed() -> int:
 
 
 def _enqueue(generation_id: int, *, countdown: float | None = None) -> None:
-    from gallery.tasks import run_generation
-
-    run_generation.apply_async((generation_id,), countdown=countdown)
+    enqueue_generation(generation_id, countdown=countdown)
 
 
-def _enqueue_on_commit(generation_id: int) -> None:
-    transaction.on_commit(lambda: _enqueue(generation_id))
+def _enqueue_on_commit(generation: Generation) -> None:
+    """Queue the job once its row is committed. When the broker is down the row is saved
+    anyway: `start_delayed` tells the caller, and the sweeper queues it once the broker is
+    back."""
+
+    def enqueue() -> None:
+        try:
+            _enqueue(generation.pk)
+        except Exception as exc:  # kombu and redis raise many kinds; all mean "not queued"
+            generation.start_delayed = True
+            log.warning("generation %s saved but not queued: %s", generation.pk, exc)
+
+    transaction.on_commit(enqueue, robust=True)

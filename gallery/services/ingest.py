@@ -11,18 +11,20 @@ import ipaddress
 import logging
 import socket
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from io import BytesIO
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from django.conf import settings
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from gallery import imaging
 from gallery.models import Generation
-from gallery.seedream.client import ProviderResult
+from gallery.seedream.client import BodyTooLarge, DeadlinePassed, ProviderResult, read_bounded
 from gallery.storage import delete_object, original_key, put_object, thumbnail_key
 
 log = logging.getLogger(__name__)
@@ -69,10 +71,15 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
     else:
         raise IngestError("bad_response", "The provider's answer held no image.")
     try:
-        claimed = imaging.check_header(data, content_type, MAX_PIXELS)
+        claimed = imaging.check_header(
+            data, content_type, MAX_PIXELS, formats=imaging.LABELLED_FORMATS
+        )
     except imaging.ImageRejected as exc:
         raise _unusable(exc) from exc
-    labelled = imaging.embed_metadata(data, claimed.format, _metadata_for(generation, result))
+    try:
+        labelled = imaging.embed_metadata(data, claimed.format, _metadata_for(generation, result))
+    except imaging.ImageRejected as exc:
+        raise _unusable(exc) from exc
     sha256 = hashlib.sha256(labelled).hexdigest()
     key = original_key(sha256, claimed.extension)
     thumb_key = thumbnail_key(sha256)
@@ -198,17 +205,14 @@ def _http() -> requests.Session:
 
 
 def download(url: str) -> tuple[bytes, str | None]:
-    """GET an image from the provider: streamed, size-capped, only to allowed hosts, and
-    following at most a few redirects, each checked again."""
+    """GET an image from the provider: streamed, size-capped, within INGEST_TOTAL_TIMEOUT, only
+    to allowed hosts (connecting to the very address that was checked), and following at most
+    a few redirects, each checked again."""
+    deadline = time.monotonic() + settings.INGEST_TOTAL_TIMEOUT
     for _ in range(MAX_REDIRECTS + 1):
-        check_fetchable(url)
+        address = check_fetchable(url)
         try:
-            response = _http().get(
-                url,
-                stream=True,
-                allow_redirects=False,
-                timeout=(settings.INGEST_CONNECT_TIMEOUT, settings.INGEST_READ_TIMEOUT),
-            )
+            response = _get(url, address)
         except requests.Timeout as exc:
             raise IngestError(
                 "download_timeout", "Fetching the image timed out.", retryable=True
@@ -221,15 +225,76 @@ def download(url: str) -> tuple[bytes, str | None]:
             if response.is_redirect:
                 url = urljoin(url, response.headers.get("Location", ""))
                 continue
-            return _read_body(response)
+            return _read_body(response, deadline)
     raise IngestError("download_refused", "The image link redirected too many times.")
 
 
-def _read_body(response: requests.Response) -> tuple[bytes, str | None]:
+def _get(url: str, address: str | None) -> requests.Response:
+    timeout = (settings.INGEST_CONNECT_TIMEOUT, settings.INGEST_READ_TIMEOUT)
+    if address is None:  # an allow-listed host: pooled, as checked by name
+        return _http().get(url, stream=True, allow_redirects=False, timeout=timeout)
+    return pinned_get(url, address, timeout=timeout)
+
+
+# The certificates a pinned https download trusts (tests point it at their own CA).
+CA_BUNDLE = DEFAULT_CA_BUNDLE_PATH
+
+
+def pinned_get(url: str, address: str, *, timeout) -> requests.Response:
+    """GET over https from `address` as the host the URL names (Host header, SNI and the
+    certificate's name), so the name cannot resolve elsewhere after it was checked."""
+    parts = urlsplit(url)
+    host_header = parts.hostname if parts.port in (None, 443) else f"{parts.hostname}:{parts.port}"
+    session = requests.Session()
+    session.headers["User-Agent"] = settings.USER_AGENT
+    session.mount("https://", _PinnedAdapter(address))
+    session.mount("http://", _Refuse())
+    return session.get(
+        url,
+        headers={"Host": host_header},
+        stream=True,
+        allow_redirects=False,
+        timeout=timeout,
+        verify=CA_BUNDLE,
+    )
+
+
+class _PinnedAdapter(requests.adapters.HTTPAdapter):
+    """Connects to one address whatever the URL's host resolves to now."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(max_retries=0)
+        self.address = address
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        parts = urlsplit(request.url)
+        return urllib3.HTTPSConnectionPool(
+            self.address,
+            port=parts.port or 443,
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=CA_BUNDLE,
+            maxsize=1,
+            retries=False,
+        )
+
+
+class _Refuse(requests.adapters.BaseAdapter):
+    def send(self, request, **kwargs):
+        raise requests.ConnectionError("plain http is not pinned")
+
+    def close(self) -> None:
+        pass
+
+
+def _read_body(response: requests.Response, deadline: float) -> tuple[bytes, str | None]:
     if response.status_code in (403, 404, 410):
         raise IngestError(
             "image_unavailable",
-            f"The provider's image link answered {response.status_code}: it is gone or expired.",
+            f"The image was made, but the provider's link to it answered "
+            f"{response.status_code}: it is gone or expired. Generate it again with the same "
+            "seed to get it back.",
         )
     if response.status_code != 200:
         raise IngestError(
@@ -238,40 +303,51 @@ def _read_body(response: requests.Response) -> tuple[bytes, str | None]:
             retryable=response.status_code >= 500 or response.status_code == 429,
         )
     limit = settings.INGEST_MAX_BYTES
-    declared = response.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise IngestError("too_large", f"The image is larger than the {limit:,} byte limit.")
-    buffer = BytesIO()
     try:
-        for chunk in response.iter_content(64 * 1024):
-            buffer.write(chunk)
-            if buffer.tell() > limit:
-                raise IngestError(
-                    "too_large", f"The image is larger than the {limit:,} byte limit."
-                )
-    except requests.RequestException as exc:
+        body = read_bounded(response, deadline=deadline, limit=limit)
+    except BodyTooLarge as exc:
+        raise IngestError(
+            "too_large", f"The image is larger than the {limit:,} byte limit."
+        ) from exc
+    except DeadlinePassed as exc:
+        raise IngestError(
+            "download_timeout", "Fetching the image took too long.", retryable=True
+        ) from exc
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         raise IngestError(
             "download_failed", "The image download was cut off.", retryable=True
         ) from exc
-    return buffer.getvalue(), response.headers.get("Content-Type")
+    return body, response.headers.get("Content-Type")
 
 
-def check_fetchable(url: str) -> None:
-    """Refuse anything but https to public addresses, or http to an allow-listed host."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+def check_fetchable(url: str) -> str | None:
+    """Refuse anything but https on port 443 to public addresses, or http to an allow-listed
+    host. Returns the checked address to connect to; None for an allow-listed host."""
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError as exc:  # a bad port, a broken IPv6 literal
+        raise IngestError(
+            "download_refused", "The provider's image link is not a valid web address."
+        ) from exc
     allowed = {h.lower() for h in settings.INGEST_ALLOWED_HTTP_HOSTS}
     if parts.scheme not in ("http", "https") or not host:
         raise IngestError("download_refused", "The provider's image link is not a web address.")
     if host in allowed:
-        return
+        return None
     if parts.scheme != "https":
         raise IngestError("download_refused", "The provider's image link is not https.")
-    for address in _resolve(host, parts.port or 443):
+    if port not in (None, 443):
+        raise IngestError(
+            "download_refused", "The provider's image link uses a port other than 443."
+        )
+    addresses = _resolve(host, 443)
+    for address in addresses:
         if not address.is_global:
             raise IngestError(
                 "download_refused", "The provider's image link points at a private address."
             )
+    return str(addresses[0])
 
 
 def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

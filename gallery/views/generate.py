@@ -24,6 +24,8 @@ def generate(request):
         except generation_service.QuotaExceeded as exc:
             form.add_error(None, exc.message)
         else:
+            if any(row.start_delayed for row in rows):
+                messages.warning(request, DELAYED_START)
             return redirect("gallery:batch", batch=rows[0].batch)
     context = {
         "form": form,
@@ -58,23 +60,49 @@ def card(request, pk: int):
 @login_required
 @require_POST
 def cancel(request, pk: int):
+    # Another member's job is a 404 before anything is said about it.
+    get_object_or_404(queries.generations_of(request.user), pk=pk)
+    notice = ""
     if not generation_service.cancel(user=request.user, generation_id=pk):
-        messages.error(request, "That job has already started and cannot be canceled.")
-    return _back_to_card(request, pk)
+        notice = "That job has already started and cannot be canceled."
+    return _back_to_card(request, pk, notice)
 
 
 @login_required
 @require_POST
 def retry(request, pk: int):
-    if not generation_service.retry(user=request.user, generation_id=pk):
-        messages.error(request, "Only a failed job can be retried.")
-    return _back_to_card(request, pk)
+    failed = get_object_or_404(queries.generations_of(request.user), pk=pk)
+    notice = ""
+    try:
+        generation = generation_service.retry(user=request.user, generation_id=pk)
+    except (generation_service.NotRetryable, generation_service.QuotaExceeded) as exc:
+        notice = exc.message
+    else:
+        if generation.seed != failed.seed:
+            notice = (
+                f"The provider's filter withheld the last image, so this try uses a new "
+                f"seed ({generation.seed})."
+            )
+        if generation.start_delayed:
+            notice = f"{notice} {DELAYED_START}".strip()
+    return _back_to_card(request, pk, notice)
 
 
-def _back_to_card(request, pk: int):
+DELAYED_START = (
+    "Your job is saved and will start within a minute or two: the job queue cannot be "
+    "reached right now."
+)
+
+
+def _back_to_card(request, pk: int, notice: str = ""):
+    """The job's card in place (HTMX), the notice beside it; else its batch page, the notice
+    as a message for this member's next page, which is that one."""
     generation = get_object_or_404(queries.generations_of(request.user), pk=pk)
     if request.headers.get("HX-Request"):
-        return render(request, "gallery/partials/generation_card.html", {"generation": generation})
+        context = {"generation": generation, "notice": notice}
+        return render(request, "gallery/partials/generation_card.html", context)
+    if notice:
+        messages.info(request, notice)
     return redirect("gallery:batch", batch=generation.batch)
 
 
