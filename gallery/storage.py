@@ -100,3 +100,18 @@ def presigned_url(key: str, *, expires: int | None = None, download_name: str | 
     if download_name:
         params["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
     return media_storage().url(key, parameters=params or None, expire=expires)
+
+
+def download_filename(image) -> str:
+    """A file name for a download built from the prompt and seed, ASCII only so every browser
+    and file system keeps it: 'a-porcelain-fox-in-morning-fog-seed42.jpg'."""
+    from django.utils.text import slugify
+
+    stem = slugify(image.prompt)[:60].strip("-") or "seedgallery"
+    extension = image.original_key.rsplit(".", 1)[-1]
+    return f"{stem}-seed{image.seed}.{extension}"
+
+
+def download_url(image) -> str:
+    """A presigned URL that downloads the original (metadata embedded) under its file name."""
+    return presigned_url(image.original_key, download_name=download_filename(image))

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from gallery.services import generation
+from gallery.services import generation, images
 
 
 @shared_task(name="gallery.run_generation", ignore_result=True)
@@ -16,3 +16,15 @@ def run_generation(generation_id: int) -> str:
 @shared_task(name="gallery.sweep_stuck_generations", ignore_result=True)
 def sweep_stuck_generations() -> dict:
     return generation.sweep_stuck()
+
+
+@shared_task(
+    name="gallery.purge_image_objects",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=12,
+)
+def purge_image_objects(keys: list[str]) -> list[str]:
+    return images.purge_unreferenced_objects(keys)
