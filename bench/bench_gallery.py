@@ -33,6 +33,11 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=20)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--reuse", action="store_true", help="measure the seeded database as is")
+    parser.add_argument(
+        "--with-pictures",
+        action="store_true",
+        help="draw and store every picture in S3 (slow: ~30 images/s here); the pages never read them",
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_GALLERY_DATABASE_URL", DEFAULT_URL)
     os.environ["BENCH_DATABASE_URL"] = url
@@ -45,7 +50,10 @@ def main() -> None:
         from django.core.management import call_command
 
         started = time.perf_counter()
-        call_command("seed_demo", count=args.images, members=args.members, fast=True)
+        call_command(
+            "seed_demo", count=args.images, members=args.members, fast=True,
+            rows_only=not args.with_pictures,
+        )  # fmt: skip
         print(f"seeded {args.images} images in {time.perf_counter() - started:.0f} s")
     measure(args.runs)
 

@@ -19,7 +19,9 @@ def gallery(s3_server, alice):
     """Thirty real drawn images in S3 (batches stacked), three with prompts the tests look for."""
     demo.seed_fast([alice], 30, progress=lambda n: None)
     images = list(Image.objects.order_by("-created_at", "-id"))
-    for image, prompt in zip(images[:3], ["一只在雨中的橘猫", "Lighthouses at dawn, oil painting", XSS], strict=True):
+    for image, prompt in zip(
+        images[:3], ["一只在雨中的橘猫", "Lighthouses at dawn, oil painting", XSS], strict=True
+    ):
         image.prompt = prompt
         image.created_at = images[0].created_at  # the three newest, each its own batch
         image.batch = Generation.objects.get(pk=image.generation_id).batch
@@ -75,10 +77,14 @@ def test_lightbox_steps_with_arrows_reopens_from_its_url_and_closes_with_escape(
     assert figure.get_attribute("data-id") == first_id
     assert page.url.endswith(f"#image-{first_id}")
     page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"document.querySelector('#lightbox .lb-figure').dataset.id === '{second_id}'")
+    page.wait_for_function(
+        f"document.querySelector('#lightbox .lb-figure').dataset.id === '{second_id}'"
+    )
     assert page.url.endswith(f"#image-{second_id}")
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function(f"document.querySelector('#lightbox .lb-figure').dataset.id === '{first_id}'")
+    page.wait_for_function(
+        f"document.querySelector('#lightbox .lb-figure').dataset.id === '{first_id}'"
+    )
     page.keyboard.press("ArrowRight")
     page.wait_for_url(re.compile(f"#image-{second_id}$"))
     page.reload()
@@ -104,7 +110,9 @@ def test_prompts_are_shown_as_text_and_never_run(logged_in_page, live_server, ga
     assert dialogs == []
 
 
-def test_the_grid_keeps_each_images_shape_and_fits_a_phone(browser, live_server, gallery, alice, tmp_path):
+def test_the_grid_keeps_each_images_shape_and_fits_a_phone(
+    browser, live_server, gallery, alice, tmp_path
+):
     from tests.fixtures.people import PASSWORD
 
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)

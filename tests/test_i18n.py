@@ -27,7 +27,9 @@ def test_english_is_the_default(alice_client, alice):
 
 def test_the_switch_sets_the_language_and_returns_to_the_page(alice_client, alice):
     image = make_image(alice)
-    response = alice_client.post("/i18n/setlang/", {"language": "zh-hans", "next": f"/images/{image.pk}/"})
+    response = alice_client.post(
+        "/i18n/setlang/", {"language": "zh-hans", "next": f"/images/{image.pk}/"}
+    )
     assert response.status_code == 302 and response["Location"] == f"/images/{image.pk}/"
     html = alice_client.get(f"/images/{image.pk}/").content.decode()
     assert ">下载</a>" in html and ">再创作</a>" in html

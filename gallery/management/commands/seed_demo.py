@@ -28,8 +28,13 @@ class Command(BaseCommand):
         path = parser.add_mutually_exclusive_group()
         path.add_argument("--fast", action="store_true", help="always draw them here")
         path.add_argument("--pipeline", action="store_true", help="always use the pipeline")
+        parser.add_argument(
+            "--rows-only",
+            action="store_true",
+            help="fast path without pictures: rows with random keys, nothing in S3 (benchmarks)",
+        )
 
-    def handle(self, *args, count, user, members, fast, pipeline, **options):
+    def handle(self, *args, count, user, members, fast, pipeline, rows_only, **options):
         if count < 0 or members < 0:
             raise CommandError("--count and --members must not be negative.")
         if not user and not members:
@@ -37,14 +42,14 @@ class Command(BaseCommand):
         if not count:
             return
         users = self._owners(user or "demo", members)
-        use_pipeline = pipeline or (not fast and count <= PIPELINE_MAX)
+        use_pipeline = pipeline or (not fast and not rows_only and count <= PIPELINE_MAX)
         bar = ProgressBar(count, self.stderr)
         if use_pipeline:
             if len(users) > 1:
                 raise CommandError("--pipeline makes images for one member: use --user.")
             made = demo.seed_through_pipeline(users[0], count, progress=bar.advance)
         else:
-            made = demo.seed_fast(users, count, progress=bar.advance)
+            made = demo.seed_fast(users, count, progress=bar.advance, upload=not rows_only)
         bar.done()
         how = "through the pipeline" if use_pipeline else "drawn straight into the gallery"
         self.stdout.write(f"Added {made} demo images {how}.")
