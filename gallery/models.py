@@ -200,12 +200,6 @@ class Image(models.Model):
     def download_name(self) -> str:
         return f"seedgallery-{self.pk}-seed{self.seed}.{self.original_key.rsplit('.', 1)[-1]}"
 
-    @property
-    def orientation(self) -> str:
-        if self.width == self.height:
-            return "square"
-        return "landscape" if self.width > self.height else "portrait"
-
 
 class Favourite(models.Model):
     """A member's mark on an image they want to find again."""

@@ -11,9 +11,6 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from gallery import search
 from gallery.models import Favourite, Generation, Image
 
-SORTS = ("newest", "oldest")
-ORIENTATIONS = ("landscape", "portrait", "square")
-
 
 def visible_images_rule(user) -> Q:
     """The one visibility rule: which images a member may see. Today every member sees every
@@ -221,7 +218,3 @@ def image_for_page(user, pk: int) -> Image | None:
         .filter(pk=pk)
         .first()
     )
-
-
-def is_favourite(user, image: Image) -> bool:
-    return Favourite.objects.filter(user=user, image=image).exists()
