@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC as utc
 from datetime import date, datetime, time, timedelta
 
@@ -52,7 +52,6 @@ class GalleryFilters:
     watermark: bool | None = None
     sort: str = "newest"
     flat: bool = False
-    active: dict = field(default_factory=dict, compare=False)
 
     @property
     def stacked(self) -> bool:
