@@ -177,6 +177,13 @@ def test_staff_may_delete_any_image(client, sam, alice, django_capture_on_commit
     assert not Image.objects.filter(pk=image.pk).exists()
 
 
+def test_lightbox_of_a_stack_shows_its_batch_with_seeds(alice_client, alice):
+    first = make_image(alice, seed=31)
+    make_image(alice, seed=32, batch=first.generation.batch)
+    html = alice_client.get(f"/images/{first.pk}/lightbox/").content.decode()
+    assert html.count("<li>") == 2 and "seed 31" in html and "seed 32" in html
+
+
 def test_lightbox_fragment_shows_the_image_large(alice_client, bob):
     image = make_image(bob, prompt="a <b>bold</b> kite")
     html = alice_client.get(f"/images/{image.pk}/lightbox/").content.decode()

@@ -85,7 +85,8 @@ def image_detail(request, pk: int):
 @login_required
 def lightbox(request, pk: int):
     image = _image_or_404(request, pk)
-    return render(request, "gallery/partials/lightbox.html", {"image": image})
+    context = {"image": image, "siblings": queries.batch_siblings(request.user, image)}
+    return render(request, "gallery/partials/lightbox.html", context)
 
 
 @login_required
