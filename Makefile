@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install dev test lint format system-packages bench clean
+.PHONY: install dev test lint format system-packages bench clean messages
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: install Python 3.11+"; exit 1; }
@@ -80,6 +80,13 @@ system-packages:
 bench: install
 	$(BIN)/python bench/bench_emulator.py
 	$(BIN)/python bench/bench_imaging.py
+
+# Translations: extract strings into locale/*/django.po, then compile the .mo files that are
+# committed (so running the app needs no gettext). Needs GNU gettext (apt-get install gettext).
+messages: install
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-location \
+	  --ignore '.venv/*' --ignore '.local/*' --ignore 'tests/*' --ignore 'bench/*'
+	msgfmt --check -o locale/zh_Hans/LC_MESSAGES/django.mo locale/zh_Hans/LC_MESSAGES/django.po
 
 clean:
 	rm -rf .local .pytest_cache .ruff_cache

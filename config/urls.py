@@ -30,6 +30,7 @@ auth_urls = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(auth_urls)),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
     path("", include("gallery.urls")),
 ]

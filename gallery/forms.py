@@ -3,9 +3,15 @@ the JSON API and the gateway reject the same things the same way."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.utils.translation import gettext_lazy as _
 
+from gallery import search
 from gallery.seedream import contract
 
 
@@ -105,3 +111,158 @@ def _contract_check(validator, *args):
 
 def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:]
+
+
+class GalleryFilterForm(forms.Form):
+    """The gallery's query string: every filter, the sort, the page size and the cursor.
+
+    Each value is checked, so a malformed or forged one answers 400 with a reason, never 500.
+    """
+
+    q = forms.CharField(label=_("Search"), required=False, max_length=search.MAX_QUERY_CHARS)
+    who = forms.ChoiceField(
+        label=_("Whose"),
+        required=False,
+        choices=[("", _("Everyone")), ("mine", _("Mine"))],
+    )
+    member = forms.CharField(label=_("Member"), required=False, max_length=150)
+    model = forms.CharField(label=_("Model"), required=False, max_length=100)
+    orientation = forms.ChoiceField(
+        label=_("Orientation"),
+        required=False,
+        choices=[
+            ("", _("Any shape")),
+            ("landscape", _("Landscape")),
+            ("portrait", _("Portrait")),
+            ("square", _("Square")),
+        ],
+    )
+    size = forms.CharField(label=_("Size"), required=False, max_length=11)
+    date_from = forms.DateField(label=_("From"), required=False)
+    date_to = forms.DateField(label=_("To"), required=False)
+    fav = forms.BooleanField(label=_("Favourites only"), required=False)
+    watermark = forms.ChoiceField(
+        label=_("Watermark"),
+        required=False,
+        choices=[("", _("Either")), ("on", _("With watermark")), ("off", _("Without"))],
+    )
+    sort = forms.ChoiceField(
+        label=_("Sort"),
+        required=False,
+        choices=[("newest", _("Newest first")), ("oldest", _("Oldest first"))],
+    )
+    view = forms.ChoiceField(
+        label=_("Show"),
+        required=False,
+        choices=[("", _("Batches stacked")), ("flat", _("Every image"))],
+    )
+    per_page = forms.IntegerField(label=_("Per page"), required=False)
+    after = forms.CharField(required=False, max_length=200)
+    before = forms.CharField(required=False, max_length=200)
+
+    FILTER_NAMES = ("q", "who", "member", "model", "orientation", "size", "date_from",
+                    "date_to", "fav", "watermark", "sort", "view")  # fmt: skip
+
+    def __init__(self, data, *, user=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.user = user
+        self.fields["model"].widget = forms.Select(
+            choices=[("", _("Any model"))] + [(m, contract.model_label(m)) for m in known_models()]
+        )
+
+    def clean_q(self) -> str:
+        return " ".join(self.cleaned_data["q"].split())
+
+    def clean_member(self) -> str:
+        name = self.cleaned_data["member"].strip()
+        if name and not get_user_model().objects.filter(username=name).exists():
+            raise forms.ValidationError(_("There is no member called %(name)s.") % {"name": name})
+        return name
+
+    def clean_model(self) -> str:
+        model = self.cleaned_data["model"]
+        if model and model not in known_models():
+            raise forms.ValidationError(_("Unknown model."))
+        return model
+
+    def clean_size(self) -> tuple[int, int] | None:
+        raw = self.cleaned_data["size"].strip()
+        if not raw:
+            return None
+        try:
+            width, height = contract.parse_size(raw)
+        except contract.ParameterError:
+            raise forms.ValidationError(_("Size must look like 1024x768.")) from None
+        return width, height
+
+    def clean_per_page(self) -> int:
+        value = self.cleaned_data["per_page"]
+        if value is None:
+            return DEFAULT_PER_PAGE
+        if not 1 <= value <= MAX_PER_PAGE:
+            raise forms.ValidationError(
+                _("Per page must be between 1 and %(max)s.") % {"max": MAX_PER_PAGE}
+            )
+        return value
+
+    def clean_after(self):
+        return _cursor_field(self.cleaned_data["after"])
+
+    def clean_before(self):
+        return _cursor_field(self.cleaned_data["before"])
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("The end date comes before the start date."))
+        if data.get("after") and data.get("before"):
+            raise forms.ValidationError(_("Give either an older or a newer page, not both."))
+        return data
+
+    def filters(self):
+        from gallery.queries import GalleryFilters
+
+        data = self.cleaned_data
+        return GalleryFilters(
+            q=data["q"],
+            mine=data["who"] == "mine",
+            member=data["member"],
+            model=data["model"],
+            orientation=data["orientation"],
+            size=data["size"],
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            favourites=data["fav"],
+            watermark={"on": True, "off": False}.get(data["watermark"]),
+            sort=data["sort"] or "newest",
+            flat=data["view"] == "flat",
+        )
+
+
+DEFAULT_PER_PAGE = 48
+MAX_PER_PAGE = 100
+_CURSOR_SALT = "gallery.cursor"
+
+
+def known_models() -> list[str]:
+    return list(dict.fromkeys([*settings.SEEDREAM_ALLOWED_MODELS, settings.SEEDREAM_MODEL]))
+
+
+def encode_cursor(cursor) -> str:
+    """A signed, URL-safe token for a position in the gallery (see queries.Cursor)."""
+    return signing.dumps([cursor.created_at.isoformat(), cursor.id], salt=_CURSOR_SALT)
+
+
+def _cursor_field(raw: str):
+    from gallery.queries import Cursor
+
+    if not raw:
+        return None
+    try:
+        stamp, pk = signing.loads(raw, salt=_CURSOR_SALT)
+        return Cursor(datetime.fromisoformat(stamp), int(pk))
+    except (signing.BadSignature, ValueError, TypeError):
+        raise forms.ValidationError(
+            _("That page link is damaged; start again from the newest images.")
+        ) from None

@@ -156,8 +156,12 @@ class Image(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The submit this image came from (its generation's batch): the gallery stacks a batch.
+    batch = models.UUIDField(default=uuid.uuid4)
 
     prompt = models.TextField()
+    # Words and CJK characters and pairs of the prompt, for substring search (gallery/search.py).
+    search_tokens = models.TextField(blank=True, default="", editable=False)
     model = models.CharField(max_length=100)
     seed = models.BigIntegerField()
     guidance_scale = models.FloatField()
@@ -179,9 +183,21 @@ class Image(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # Keyset pagination: the gallery walks (created_at, id) in either direction.
+            models.Index(fields=["created_at", "id"], name="image_keyset_idx"),
+            models.Index(fields=["owner", "created_at", "id"], name="image_owner_keyset_idx"),
+            models.Index(fields=["batch", "id"], name="image_batch_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Image {self.pk}: {self.prompt[:40]}"
+
+    def save(self, *args, **kwargs):
+        from gallery.search import prompt_tokens
+
+        self.search_tokens = prompt_tokens(self.prompt)
+        super().save(*args, **kwargs)
 
     @property
     def size(self) -> str:
@@ -214,6 +230,24 @@ class Image(models.Model):
         from gallery.storage import presigned_url
 
         return presigned_url(self.original_key, download_name=self.download_name)
+
+
+class Favourite(models.Model):
+    """A member's mark on an image they want to find again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+    )
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "image"], name="favourite_once_per_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} likes image {self.image_id}"
 
 
 class MemberQuota(models.Model):

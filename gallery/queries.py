@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import UTC as utc
+from datetime import date, datetime, time, timedelta
 
-from gallery.models import Generation, Image
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from gallery import search
+from gallery.models import Favourite, Generation, Image
 
 
-def images_visible_to(user) -> QuerySet[Image]:
-    """The team gallery: every member sees every image that moderation has not hidden."""
+def visible_images_rule(user) -> Q:
+    """The one visibility rule: which images a member may see. Today every member sees every
+    image that moderation has not hidden; private images will narrow it here."""
+    return Q(is_hidden=False)
+
+
+def images_visible_to(user, *, filters: GalleryFilters | None = None) -> QuerySet[Image]:
+    """The images a member may see, narrowed by the gallery's filters when given."""
     if not user.is_authenticated:
         return Image.objects.none()
-    return Image.objects.filter(is_hidden=False).select_related("owner")
+    images = Image.objects.filter(visible_images_rule(user)).select_related("owner")
+    if filters is not None:
+        images = images.filter(filters.condition(user))
+    return images
 
 
 def generations_of(user) -> QuerySet[Generation]:
@@ -20,3 +34,186 @@ def generations_of(user) -> QuerySet[Generation]:
 
 def batch_of(user, batch) -> QuerySet[Generation]:
     return generations_of(user).filter(batch=batch).order_by("id")
+
+
+@dataclass(frozen=True)
+class GalleryFilters:
+    """One view of the gallery, as the URL's query string spells it (see GalleryFilterForm)."""
+
+    q: str = ""
+    mine: bool = False
+    member: str = ""
+    model: str = ""
+    orientation: str = ""
+    size: tuple[int, int] | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    favourites: bool = False
+    watermark: bool | None = None
+    sort: str = "newest"
+    flat: bool = False
+
+    @property
+    def stacked(self) -> bool:
+        """Batches show as one tile, unless the member asked for every image or searched."""
+        return not self.flat and not self.q
+
+    @property
+    def newest_first(self) -> bool:
+        return self.sort != "oldest"
+
+    def condition(self, user) -> Q:
+        condition = Q()
+        if self.mine:
+            condition &= Q(owner=user)
+        if self.member:
+            condition &= Q(owner__username=self.member)
+        if self.model:
+            condition &= Q(model=self.model)
+        if self.orientation == "landscape":
+            condition &= Q(width__gt=F("height"))
+        elif self.orientation == "portrait":
+            condition &= Q(width__lt=F("height"))
+        elif self.orientation == "square":
+            condition &= Q(width=F("height"))
+        if self.size:
+            condition &= Q(width=self.size[0], height=self.size[1])
+        if self.date_from:
+            condition &= Q(created_at__gte=datetime.combine(self.date_from, time.min, utc))
+        if self.date_to:
+            end = datetime.combine(self.date_to + timedelta(days=1), time.min, utc)
+            condition &= Q(created_at__lt=end)
+        if self.favourites:
+            condition &= Q(Exists(Favourite.objects.filter(user=user, image=OuterRef("pk"))))
+        if self.watermark is not None:
+            condition &= Q(watermark=self.watermark)
+        if self.q:
+            condition &= search.filter_for(self.q)
+        return condition
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in the gallery's order: the (created_at, id) of an image."""
+
+    created_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, image: Image) -> Cursor:
+        return cls(image.created_at, image.pk)
+
+
+@dataclass
+class GalleryPage:
+    images: list[Image]
+    older: Cursor | None  # continue in the sort order from here
+    newer: Cursor | None  # go back towards the start from here
+
+
+def _towards_end(images: QuerySet[Image], cursor: Cursor, newest_first: bool) -> QuerySet:
+    # `created_at <= t` is the index bound; the OR only settles ties at t.
+    if newest_first:
+        return images.filter(
+            Q(created_at__lte=cursor.created_at),
+            Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id),
+        ).order_by("-created_at", "-id")
+    return images.filter(
+        Q(created_at__gte=cursor.created_at),
+        Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.id),
+    ).order_by("created_at", "id")
+
+
+def _towards_start(images: QuerySet[Image], cursor: Cursor, newest_first: bool) -> QuerySet:
+    return _towards_end(images, cursor, not newest_first)
+
+
+def _listed(user, filters: GalleryFilters) -> QuerySet[Image]:
+    images = images_visible_to(user, filters=filters)
+    if filters.stacked:
+        # A batch shows as its first image among those the view lists.
+        earlier_sibling = Image.objects.filter(
+            visible_images_rule(user),
+            filters.condition(user),
+            batch=OuterRef("batch"),
+            id__lt=OuterRef("id"),
+        )
+        images = images.filter(~Exists(earlier_sibling))
+    return images
+
+
+def gallery_page(
+    user,
+    filters: GalleryFilters,
+    *,
+    per_page: int,
+    after: Cursor | None = None,
+    before: Cursor | None = None,
+) -> GalleryPage:
+    """One page of the gallery by keyset (never OFFSET): after a cursor, before it, or the
+    first page. Stacked views carry `stack_count` on each image (one more query)."""
+    images = _listed(user, filters)
+    order = ("-created_at", "-id") if filters.newest_first else ("created_at", "id")
+    if before is not None:
+        rows = list(_towards_start(images, before, filters.newest_first)[: per_page + 1])
+        more_before = len(rows) > per_page
+        rows = rows[:per_page][::-1]
+        page = GalleryPage(
+            rows,
+            older=Cursor.of(rows[-1]) if rows else before,
+            newer=Cursor.of(rows[0]) if rows and more_before else None,
+        )
+    else:
+        if after is not None:
+            rows = list(_towards_end(images, after, filters.newest_first)[: per_page + 1])
+        else:
+            rows = list(images.order_by(*order)[: per_page + 1])
+        more = len(rows) > per_page
+        rows = rows[:per_page]
+        page = GalleryPage(
+            rows,
+            older=Cursor.of(rows[-1]) if rows and more else None,
+            newer=Cursor.of(rows[0]) if rows and after is not None else None,
+        )
+    if filters.stacked:
+        _count_stacks(user, filters, page.images)
+    return page
+
+
+def _count_stacks(user, filters: GalleryFilters, images: list[Image]) -> None:
+    batches = {image.batch for image in images}
+    counts = dict(
+        Image.objects.filter(visible_images_rule(user), filters.condition(user))
+        .filter(batch__in=batches)
+        .values("batch")
+        .annotate(n=Count("id"))
+        .values_list("batch", "n")
+    ) if batches else {}  # fmt: skip
+    for image in images:
+        image.stack_count = counts.get(image.batch, 1)
+
+
+def neighbours(user, image: Image, filters: GalleryFilters) -> tuple[Image | None, Image | None]:
+    """The images before and after this one in the list the member came from."""
+    images = _listed(user, filters)
+    cursor = Cursor.of(image)
+    previous = _towards_start(images, cursor, filters.newest_first).first()
+    following = _towards_end(images, cursor, filters.newest_first).first()
+    return previous, following
+
+
+def batch_siblings(user, image: Image) -> list[Image]:
+    """The visible images of this image's batch (itself included), in the order made."""
+    return list(
+        Image.objects.filter(visible_images_rule(user), batch=image.batch).order_by("id")[:16]
+    )
+
+
+def image_for_page(user, pk: int) -> Image | None:
+    return (
+        images_visible_to(user)
+        .select_related("generation")
+        .annotate(is_favourite=Exists(Favourite.objects.filter(user=user, image=OuterRef("pk"))))
+        .filter(pk=pk)
+        .first()
+    )

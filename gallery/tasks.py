@@ -6,7 +6,7 @@ from celery.signals import worker_init, worker_shutting_down
 from django.core.exceptions import ImproperlyConfigured
 
 from gallery.queueing import RUN_GENERATION, enqueue_generation
-from gallery.services import generation
+from gallery.services import generation, images
 
 
 @shared_task(name=RUN_GENERATION, ignore_result=True)
@@ -35,3 +35,15 @@ def _check_before_starting(**_) -> None:
 @worker_shutting_down.connect
 def _stop_claiming(**_) -> None:
     generation.stop_claiming()
+
+
+@shared_task(
+    name="gallery.purge_image_objects",
+    ignore_result=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=12,
+)
+def purge_image_objects(keys: list[str]) -> list[str]:
+    return images.purge_unreferenced_objects(keys)

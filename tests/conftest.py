@@ -7,3 +7,12 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.emulator",
 ]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """PBKDF2's deliberate slowness costs ~0.5 s a user on a busy machine; tests need none."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

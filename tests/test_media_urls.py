@@ -143,7 +143,10 @@ def test_a_tampered_signed_url_is_refused(alice, s3_server):
 def test_image_page_download_link_carries_content_disposition(alice_client, alice, s3_server):
     image = make_image(alice)
     html = alice_client.get(f"/images/{image.pk}/").content.decode()
-    link = re.search(r'<a href="([^"]+)" download=', html).group(1).replace("&amp;", "&")
-    query = parse_qs(urlsplit(link).query)
+    # The page links to the download view, which checks visibility on every click.
+    link = re.search(r'<a class="button" href="([^"]+)">Download</a>', html).group(1)
+    response = alice_client.get(link)
+    assert response.status_code == 302
+    query = parse_qs(urlsplit(response["Location"]).query)
     assert query["response-content-disposition"][0].startswith("attachment;")
     assert "a-red-kite-over-the-dunes-seed7.jpg" in query["response-content-disposition"][0]

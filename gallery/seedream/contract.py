@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 DEFAULT_MODEL = "doubao-seedream-3-0-t2i-250415"
+# What people call each model; a model not listed shows its id.
+MODEL_LABELS: dict[str, str] = {DEFAULT_MODEL: "Seedream 3.0"}
 GENERATIONS_PATH = "/images/generations"
 
 RECOMMENDED_SIZES: tuple[str, ...] = (
@@ -133,6 +135,11 @@ class GenerationParams:
     @property
     def dimensions(self) -> tuple[int, int]:
         return parse_size(self.size or DEFAULT_SIZE)
+
+
+def model_label(model: str) -> str:
+    """A model's friendly name, e.g. 'Seedream 3.0'."""
+    return MODEL_LABELS.get(model, model)
 
 
 def parse_size(value: str) -> tuple[int, int]:

@@ -105,6 +105,7 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
         )
     return StoredImage(
         fields=dict(
+            batch=generation.batch,
             prompt=generation.prompt,
             model=generation.model,
             seed=generation.seed,

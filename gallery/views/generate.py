@@ -15,7 +15,7 @@ from gallery.services import generation as generation_service
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def generate(request):
-    form = GenerationForm(request.POST or None)
+    form = GenerationForm(request.POST or None, initial=_remix_initial(request))
     if request.method == "POST" and form.is_valid():
         try:
             rows = generation_service.submit(
@@ -104,6 +104,25 @@ def _back_to_card(request, pk: int, notice: str = ""):
     if notice:
         messages.info(request, notice)
     return redirect("gallery:batch", batch=generation.batch)
+
+
+def _remix_initial(request) -> dict | None:
+    """`?remix=<image id>`: the form prefilled with every parameter of that image, seed too."""
+    raw = request.GET.get("remix")
+    if request.method != "GET" or not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("No such image")
+    image = get_object_or_404(queries.images_visible_to(request.user), pk=int(raw))
+    return {
+        "prompt": image.prompt,
+        "size": image.size,
+        "seed": str(image.seed),
+        "guidance_scale": image.guidance_scale,
+        "watermark": image.watermark,
+        "model": image.model,
+        "variations": 1,
+    }
 
 
 def _preset(size: str) -> dict:
