@@ -1,7 +1,8 @@
 """Gallery pages for logged-in members."""
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404
+from django.shortcuts import render
 
 from gallery import queries
 
@@ -16,5 +17,9 @@ def home(request):
 
 @login_required
 def image_detail(request, pk: int):
-    image = get_object_or_404(queries.images_visible_to(request.user), pk=pk)
+    image = queries.images_visible_to(request.user).filter(pk=pk).first()
+    if image is None:
+        if queries.hidden_image_of(request.user, pk):
+            return render(request, "gallery/image_hidden.html", {"nav": "gallery"}, status=403)
+        raise Http404("No such image")
     return render(request, "gallery/image_detail.html", {"image": image, "nav": "gallery"})
