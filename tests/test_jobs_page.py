@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_jobs_page_lists_the_members_batches_newest_first_with_their_states(alice_client, alice):
-    old = make_generation(alice, prompt="an old kite", created_at=timezone.now() - timedelta(hours=2))
+    old = make_generation(
+        alice, prompt="an old kite", created_at=timezone.now() - timedelta(hours=2)
+    )
     make_generation(alice, batch=old.batch, prompt="an old kite", status="failed")
     new = make_generation(alice, prompt="a new lighthouse", status="calling")
     html = alice_client.get("/jobs/").content.decode()
