@@ -53,7 +53,9 @@ def test_the_gallery_shows_a_running_job_live_and_then_its_new_tile(
     nav(page, "Gallery").click()
     page.evaluate("window.__stillTheSamePage = true")
     strip = page.locator("#running-jobs")
-    strip.locator(".strip-tile[data-status=calling], .strip-tile[data-status=queued]").first.wait_for()
+    strip.locator(
+        ".strip-tile[data-status=calling], .strip-tile[data-status=queued]"
+    ).first.wait_for()
     assert "Your jobs running now" in strip.inner_text()
     assert page.locator("nav .count").inner_text() == "1"
     strip.locator(".strip-tile[data-status=succeeded] img").wait_for(timeout=30_000)
