@@ -52,6 +52,14 @@ def test_strip_shows_only_the_members_own_jobs(alice_client, bob):
     assert "strip-tile" not in html
 
 
+def test_an_empty_strip_is_an_empty_element_that_takes_no_room(alice_client):
+    html = alice_client.get(f"/jobs/running/?since={int(time.time())}").content.decode()
+    assert (
+        html.strip()
+        == '<section id="running-jobs" class="running-strip" aria-live="polite"></section>'
+    )
+
+
 @pytest.mark.parametrize("since", ["", "banana", "-1", "99999999999999999999", "1e9"])
 def test_strip_takes_any_since_without_failing(alice_client, alice, since):
     make_generation(alice, status="queued")
