@@ -39,6 +39,17 @@ def test_a_polled_card_brings_the_batchs_progress_as_the_title(alice_client, ali
     assert html.startswith("<title>(1/2) Saving · Seedgallery</title>")
 
 
+def test_a_polled_card_updates_cancel_the_rest_as_jobs_start(alice_client, alice):
+    job = make_generation(alice, status="calling")
+    make_generation(alice, batch=job.batch, status="queued")
+    html = alice_client.get(f"/generations/{job.pk}/card/").content.decode()
+    assert '<div id="batch-actions" class="batch-actions" hx-swap-oob="true">' in html
+    assert "1 job is still waiting to start." in html
+    Generation.objects.filter(batch=job.batch).update(status="calling")
+    html = alice_client.get(f"/generations/{job.pk}/card/").content.decode()
+    assert "Cancel the rest" not in html
+
+
 def test_a_finished_batch_title_says_done(alice_client, alice):
     job = make_generation(alice, status="succeeded", finished_at=timezone.now())
     make_generation(alice, batch=job.batch, status="failed")

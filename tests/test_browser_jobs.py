@@ -60,6 +60,7 @@ def test_the_gallery_shows_a_running_job_live_and_then_its_new_tile(
     assert page.locator("nav .count").inner_text() == "1"
     strip.locator(".strip-tile[data-status=succeeded] img").wait_for(timeout=30_000)
     assert "Just finished" in strip.inner_text()
+    assert page.locator("nav .count").count() == 0  # the strip took the count down too
     assert page.evaluate("window.__stillTheSamePage") is True  # filled in without a reload
     image = Generation.objects.get().image
     assert strip.locator(".strip-tile a").get_attribute("href") == f"/images/{image.pk}/"

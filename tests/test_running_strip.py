@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from gallery.models import Generation
 from tests.test_gallery_pages import make_generation, make_image
 
 pytestmark = pytest.mark.django_db
@@ -54,10 +55,18 @@ def test_strip_shows_only_the_members_own_jobs(alice_client, bob):
 
 def test_an_empty_strip_is_an_empty_element_that_takes_no_room(alice_client):
     html = alice_client.get(f"/jobs/running/?since={int(time.time())}").content.decode()
-    assert (
-        html.strip()
-        == '<section id="running-jobs" class="running-strip" aria-live="polite"></section>'
-    )
+    section = '<section id="running-jobs" class="running-strip" aria-live="polite"></section>'
+    assert html.strip().endswith(section)
+
+
+def test_strip_keeps_the_navigation_count_up_to_date(alice_client, alice):
+    make_generation(alice, status="calling")
+    make_generation(alice, status="queued")
+    html = alice_client.get(f"/jobs/running/?since={int(time.time())}").content.decode()
+    assert '<span id="running-count" hx-swap-oob="true">' in html and ">2</span>" in html
+    Generation.objects.update(status="succeeded", finished_at=timezone.now())
+    html = alice_client.get(f"/jobs/running/?since={int(time.time())}").content.decode()
+    assert '<span id="running-count" hx-swap-oob="true"></span>' in html
 
 
 @pytest.mark.parametrize("since", ["", "banana", "-1", "99999999999999999999", "1e9"])
