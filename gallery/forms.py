@@ -51,13 +51,14 @@ class GenerationForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-
         models = settings.SEEDREAM_ALLOWED_MODELS
         self.fields["model"].choices = [(m, m) for m in models]
         self.fields["model"].initial = settings.SEEDREAM_MODEL
         maximum = settings.GENERATION_MAX_VARIATIONS
         self.fields["variations"].widget.attrs.update(min=1, max=maximum)
-        self.fields["variations"].help_text = f"1–{maximum} images, each with its own seed."
+        self.fields["variations"].help_text = _("1–%(max)d images, each with its own seed.") % {
+            "max": maximum
+        }
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -75,9 +76,8 @@ class GenerationForm(forms.Form):
             if field.help_text:
                 described_by += f" {self[name].auto_id}_helptext"
             field.widget.attrs.update({"aria-invalid": "true", "aria-describedby": described_by})
-            attrs = field.widget.attrs
             if first:
-                attrs["autofocus"] = True
+                field.widget.attrs["autofocus"] = True
                 first = False
 
     def error_summary(self) -> list[tuple[str, str, str]]:
