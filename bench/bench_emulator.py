@@ -3,6 +3,7 @@ and the CPU cost of drawing one 1024x1024 image, against a floor measured in the
 (the JPEG encode alone of a flat image of the same size).
 
     .venv/bin/python bench/bench_emulator.py [--requests 200 --latency 2 --images 20]
+    .venv/bin/python bench/bench_emulator.py --against OLD_EMULATOR.py   # drawing, interleaved
 """
 
 from __future__ import annotations
@@ -92,12 +93,44 @@ def drawing(images: int) -> None:
     print(f"  floor (JPEG encode of a flat image): {floor:.1f} ms; ratio {draw / floor:.1f}x")
 
 
+def against(path: str, images: int, rounds: int = 5) -> None:
+    """Drawing CPU of this emulator against another version of emulator.py (e.g. one from
+    `git show REV:gallery/seedream/emulator.py`), in alternating rounds in one process."""
+    import importlib.util
+    import statistics
+
+    from gallery.seedream import emulator as current
+
+    spec = importlib.util.spec_from_file_location("other_emulator", path)
+    other = importlib.util.module_from_spec(spec)
+    sys.modules["other_emulator"] = other  # dataclasses look their module up
+    spec.loader.exec_module(other)
+
+    def per_image(module) -> float:
+        started = time.process_time()
+        for seed in range(images):
+            module.render_jpeg(
+                module.Picture("a lighthouse at dusk", seed, *SIZE, 2.5, seed % 2 == 0)
+            )
+        return (time.process_time() - started) / images * 1000
+
+    per_image(other), per_image(current)  # warm up fonts and grain layers
+    rows = [(per_image(other), per_image(current)) for _ in range(rounds)]
+    print(f"drawing, {rounds} alternating rounds of {images} images: "
+          f"other {[round(o, 1) for o, _ in rows]} ms, this {[round(t, 1) for _, t in rows]} ms; "
+          f"median this/other {statistics.median(t / o for o, t in rows):.2f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--latency", type=float, default=2.0)
     parser.add_argument("--images", type=int, default=20)
+    parser.add_argument("--against", help="another emulator.py to compare the drawing with")
     args = parser.parse_args()
+    if args.against:
+        against(args.against, args.images)
+        return
     drawing(args.images)
     concurrency(args.requests, args.latency)
 

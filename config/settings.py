@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "storages",
     "axes",
+    "csp",
     "gallery",
 ]
 
@@ -88,6 +89,7 @@ MIDDLEWARE = [
     "gallery.middleware.AdminDateLookupMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "gallery.content_security.ContentSecurityPolicyMiddleware",
     # Last: turns a locked-out login into its 429 page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -106,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "gallery.navigation.running_jobs",
             ],
         },
     },
@@ -319,8 +322,34 @@ if SECURE_PROXY_SSL:
 if not DEBUG:
     SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", True)
-    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+    # HTTPS only by default; SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0 turn both off for a
+    # deployment that terminates TLS elsewhere or runs on a private network.
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", True)
+    # Health probes come over plain http from inside the deployment.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Content-Security-Policy (django-csp): scripts and styles from the site only, no inline
+# script, no <style> element; images also from the S3 endpoint browsers use
+# (gallery/content_security.py adds it at request time).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # Style attributes only (a tile's colour or aspect ratio); no <style> elements.
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Sessions and login throttling ------------------------------------------
 # A login lasts SESSION_LIFETIME seconds at most, and ends after SESSION_IDLE_TIMEOUT seconds

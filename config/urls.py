@@ -2,9 +2,11 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 
-from gallery.views import health
+from gallery.views import account, health
 
 # Log in, log out and password change only: no password reset until the site sends e-mail.
 FORM_METHODS = ["get", "head", "post"]
@@ -14,7 +16,7 @@ auth_urls = [
         auth_views.LoginView.as_view(http_method_names=FORM_METHODS),
         name="login",
     ),
-    path("logout/", auth_views.LogoutView.as_view(http_method_names=["post"]), name="logout"),
+    path("logout/", account.LogOut.as_view(http_method_names=["post"]), name="logout"),
     path(
         "password_change/",
         auth_views.PasswordChangeView.as_view(http_method_names=FORM_METHODS),
@@ -32,6 +34,10 @@ urlpatterns = [
     path("accounts/", include(auth_urls)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz", health.healthz, name="healthz"),
+    # Resolved per request: the hashed name exists only once collectstatic has run.
+    path(
+        "favicon.ico", lambda request: HttpResponsePermanentRedirect(static("gallery/favicon.svg"))
+    ),
     path("", include("gallery.urls")),
 ]
 

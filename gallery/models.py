@@ -8,6 +8,17 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+# What a member reads for each state: plain words, not the pipeline's.
+STATUS_WORDS = {
+    "queued": _("Waiting"),
+    "calling": _("Generating"),
+    "fetched": _("Saving"),
+    "succeeded": _("Done"),
+    "failed": _("Failed"),
+    "canceled": _("Canceled"),
+}
 
 
 class Generation(models.Model):
@@ -115,6 +126,16 @@ class Generation(models.Model):
     def can_cancel(self) -> bool:
         return self.status == self.Status.QUEUED
 
+    @property
+    def status_word(self) -> str:
+        return STATUS_WORDS.get(self.status, self.status)
+
+    @property
+    def elapsed_seconds(self) -> int:
+        """Seconds since it was asked for, or until it finished."""
+        end = self.finished_at or timezone.now()
+        return max(0, int((end - self.created_at).total_seconds()))
+
 
 class ProviderCall(models.Model):
     """One HTTP call to the provider: the audit trail, and what usage accounting sums."""
@@ -198,6 +219,11 @@ class Image(models.Model):
 
         self.search_tokens = prompt_tokens(self.prompt)
         super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("gallery:image", args=[self.pk])
 
     @property
     def size(self) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery.views import browse, generate
+from gallery.views import account, browse, generate, jobs
 
 app_name = "gallery"
 
@@ -14,7 +14,11 @@ urlpatterns = [
     path("images/<int:pk>/delete/", browse.delete, name="image_delete"),
     path("generate/", generate.generate, name="generate"),
     path("generate/<uuid:batch>/", generate.batch, name="batch"),
+    path("generate/<uuid:batch>/cancel/", generate.cancel_rest, name="batch_cancel"),
     path("generations/<int:pk>/card/", generate.card, name="generation_card"),
     path("generations/<int:pk>/cancel/", generate.cancel, name="generation_cancel"),
     path("generations/<int:pk>/retry/", generate.retry, name="generation_retry"),
+    path("jobs/", jobs.jobs, name="jobs"),
+    path("jobs/running/", jobs.running_jobs, name="running_jobs"),
+    path("profile/", account.profile, name="profile"),
 ]

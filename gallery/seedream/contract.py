@@ -172,7 +172,8 @@ def validate_size(value: Any, model: str = DEFAULT_MODEL, *, product: bool = Tru
     if rule.max_aspect and max(width, height) / min(width, height) > rule.max_aspect:
         raise ParameterError(
             "size",
-            f"size {width}x{height} is too narrow: the aspect ratio may be at most "
+            f"size {width}x{height} is too {'wide' if width > height else 'narrow'}: "
+            f"the aspect ratio may be at most "
             f"{rule.max_aspect:g}:1.",
         )
     return f"{width}x{height}"

@@ -17,6 +17,8 @@ import hashlib
 import hmac
 import io
 import json
+import math
+import os
 import random
 import re
 import secrets
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import uvicorn
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -231,32 +233,17 @@ class Picture:
 
 
 def render_jpeg(picture: Picture) -> bytes:
-    """A pleasant, deterministic JPEG: soft colour fields seeded from the request's hash."""
+    """A cheap, deterministic picture of a scene chosen by the request's hash: a sky at some
+    time of day, a sun or moon, layered hills or sea, a few small things, and the prompt's
+    first words set small in the top-left corner."""
     digest = hashlib.sha256(
         # Not the watermark: the mark is stamped on the same picture.
         f"{picture.prompt}|{picture.seed}|{picture.width}x{picture.height}|{picture.guidance:g}".encode()
     ).digest()
     rng = random.Random(digest)
-    # Draw small and scale up: the blur makes the upscale smooth and keeps this cheap.
-    small_w, small_h = _small_canvas(picture.width, picture.height)
-    top, bottom = _palette_color(rng), _palette_color(rng)
-    canvas = Image.composite(
-        Image.new("RGB", (small_w, small_h), bottom),
-        Image.new("RGB", (small_w, small_h), top),
-        Image.linear_gradient("L").resize((small_w, small_h)),
-    )
-    draw = ImageDraw.Draw(canvas, "RGBA")
-    for _ in range(rng.randint(5, 9)):
-        cx, cy = rng.uniform(0, small_w), rng.uniform(0, small_h)
-        radius = rng.uniform(0.1, 0.45) * min(small_w, small_h)
-        draw.ellipse(
-            (cx - radius, cy - radius, cx + radius, cy + radius),
-            fill=(*_palette_color(rng), rng.randint(70, 160)),
-        )
-    canvas = canvas.filter(ImageFilter.GaussianBlur(radius=min(small_w, small_h) / 18))
-    # Smooth to half size, then double: the grain on top hides the doubling, and it costs a
-    # third of one smooth resize to full size.
-    half = canvas.resize((picture.width // 2, picture.height // 2), Image.Resampling.BILINEAR)
+    # Drawn at half size and doubled, the grain hiding the steps: drawing shapes holds the GIL
+    # that the emulator's event loop needs; a quarter of the area holds it a quarter as long.
+    half = _scene(rng, max(8, picture.width // 2), max(8, picture.height // 2))
     image = half.resize((picture.width, picture.height), Image.Resampling.NEAREST)
     image = Image.blend(image, _grain_layer(image.size), GRAIN_STRENGTH)
     _caption(image, picture.prompt)
@@ -265,6 +252,160 @@ def render_jpeg(picture: Picture) -> bytes:
     out = io.BytesIO()
     image.save(out, "JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class _Light:
+    """A time of day: the sky from top to horizon, the sun's colour, the land's far and near
+    colours (hazy to dark), and whether it is night."""
+
+    sky_top: tuple[int, int, int]
+    sky_horizon: tuple[int, int, int]
+    sun: tuple[int, int, int]
+    far: tuple[int, int, int]
+    near: tuple[int, int, int]
+    night: bool = False
+
+
+_LIGHTS = (
+    _Light((74, 136, 214), (190, 222, 245), (255, 244, 200), (150, 184, 200), (46, 96, 62)),
+    _Light((52, 58, 128), (250, 160, 110), (255, 120, 80), (160, 110, 140), (48, 36, 66)),
+    _Light((255, 172, 128), (255, 226, 170), (255, 250, 220), (214, 160, 150), (96, 62, 70)),
+    _Light((12, 18, 48), (44, 64, 112), (236, 236, 220), (26, 34, 66), (10, 14, 28), True),
+    _Light((120, 170, 190), (226, 232, 220), (255, 255, 240), (170, 190, 180), (70, 100, 90)),
+)
+
+
+def _scene(rng: random.Random, width: int, height: int) -> Image.Image:
+    light = _shifted(rng.choice(_LIGHTS), rng.uniform(-0.06, 0.06))
+    horizon = int(height * rng.uniform(0.5, 0.68))
+    image = _vertical_gradient(width, height, light.sky_top, light.sky_horizon, horizon)
+    # Opaque shapes draw straight; only see-through ones pay for blending.
+    draw, glaze = ImageDraw.Draw(image), ImageDraw.Draw(image, "RGBA")
+    unit = min(width, height)
+    if light.night:
+        for _ in range(rng.randint(40, 90)):
+            x, y, r = rng.uniform(0, width), rng.uniform(0, horizon * 0.9), unit * 0.002
+            glaze.ellipse((x - r, y - r, x + r, y + r), fill=(255, 255, 240, rng.randint(120, 255)))
+    _sun(draw, glaze, rng, light, width, horizon, unit)
+    if not light.night:
+        for _ in range(rng.randint(1, 4)):
+            _cloud(glaze, rng, width, horizon, unit)
+    if rng.random() < 0.35:
+        _sea(draw, glaze, rng, light, width, height, horizon, unit)
+    else:
+        _hills(draw, rng, light, width, height, horizon, unit)
+    if not light.night:
+        for _ in range(rng.randint(0, 5)):
+            _bird(glaze, rng, width, horizon, unit)
+    return image
+
+
+def _vertical_gradient(width, height, top, bottom, until: int) -> Image.Image:
+    """`top` to `bottom` down to row `until`, then `bottom`, in 96 bands: filling rectangles
+    costs less than any per-pixel gradient, and the grain hides the steps."""
+    image = Image.new("RGB", (width, height), bottom)
+    draw = ImageDraw.Draw(image)
+    steps = 96
+    for i in range(steps):
+        band = (0, until * i // steps, width, until * (i + 1) // steps)
+        draw.rectangle(band, fill=_mix(top, bottom, i / steps))
+    return image
+
+
+def _sun(draw, glaze, rng, light: _Light, width: int, horizon: int, unit: int) -> None:
+    x = rng.uniform(0.15, 0.85) * width
+    y = horizon * rng.uniform(0.25, 0.8)
+    r = unit * rng.uniform(0.05, 0.09)
+    for grow, alpha in ((2.6, 30), (1.6, 60)):  # the glow, faint to bright
+        g = r * grow
+        glaze.ellipse((x - g, y - g, x + g, y + g), fill=(*light.sun, alpha))
+    draw.ellipse((x - r, y - r, x + r, y + r), fill=light.sun)
+    if light.night:  # a crescent: the sky's colour bites into the moon
+        d = r * 0.45
+        draw.ellipse((x - r + d, y - r - d * 0.4, x + r + d, y + r - d * 0.4),
+                     fill=light.sky_top)  # fmt: skip
+
+
+def _cloud(draw, rng, width: int, horizon: int, unit: int) -> None:
+    x, y = rng.uniform(-0.1, 1.0) * width, rng.uniform(0.08, 0.55) * horizon
+    size = unit * rng.uniform(0.04, 0.08)
+    for _ in range(rng.randint(3, 6)):
+        dx, dy = rng.uniform(0, size * 3), rng.uniform(-size * 0.4, size * 0.4)
+        r = size * rng.uniform(0.7, 1.3)
+        draw.ellipse((x + dx - r * 1.6, y + dy - r, x + dx + r * 1.6, y + dy + r),
+                     fill=(255, 255, 255, 150))  # fmt: skip
+
+
+def _hills(draw, rng, light: _Light, width, height, horizon: int, unit: int) -> None:
+    layers = rng.randint(3, 4)
+    step = max(1, width // 32)
+    for i in range(layers):
+        depth = i / max(1, layers - 1)  # 0 far, 1 near
+        base = horizon + (height - horizon) * depth * 0.55
+        amplitude = unit * rng.uniform(0.04, 0.12) * (1.4 - depth * 0.6)
+        waves = [
+            (rng.uniform(0.6, 3.5), rng.uniform(0, 6.3), rng.uniform(0.3, 1.0)) for _ in range(3)
+        ]
+        ridge = []
+        for x in range(0, width + step, step):
+            t = x / width * 6.283
+            y = base - amplitude * sum(a * math.sin(f * t + p) for f, p, a in waves) / 1.6
+            ridge.append((x, y))
+        color = _mix(light.far, light.near, depth)
+        draw.polygon([*ridge, (width, height), (0, height)], fill=color)
+        if i == layers - 1 and not light.night:
+            for _ in range(rng.randint(3, 12)):
+                x, y = rng.choice(ridge[1:-1])
+                _tree(draw, rng, x, y + unit * 0.02, unit, _mix(light.near, (0, 0, 0), 0.35))
+
+
+def _tree(draw, rng, x: float, y: float, unit: int, color) -> None:
+    h = unit * rng.uniform(0.04, 0.09)
+    w = h * rng.uniform(0.3, 0.45)
+    draw.polygon([(x, y - h), (x - w, y), (x + w, y)], fill=color)
+
+
+def _sea(draw, glaze, rng, light: _Light, width, height, horizon: int, unit: int) -> None:
+    water_far = _mix(light.sky_horizon, light.near, 0.35)
+    water_near = _mix(light.near, (10, 40, 90), 0.5)
+    rows = 24
+    for i in range(rows):  # bands, lighter at the horizon
+        top = horizon + (height - horizon) * (i / rows) ** 1.6
+        bottom = horizon + (height - horizon) * ((i + 1) / rows) ** 1.6
+        draw.rectangle((0, top, width, bottom + 1), fill=_mix(water_far, water_near, i / rows))
+    for _ in range(rng.randint(12, 30)):  # wave crests
+        y = horizon + (height - horizon) * rng.random() ** 1.5
+        length = unit * rng.uniform(0.03, 0.12) * (1 + (y - horizon) / max(1, height - horizon))
+        x = rng.uniform(0, width)
+        glaze.line((x, y, x + length, y), fill=(255, 255, 255, 110), width=max(1, unit // 400))
+    if rng.random() < 0.5:  # a far headland
+        x0 = rng.uniform(-0.2, 0.6) * width
+        w, h = rng.uniform(0.2, 0.5) * width, unit * rng.uniform(0.03, 0.07)
+        draw.polygon([(x0, horizon + 1), (x0 + w * 0.3, horizon - h), (x0 + w * 0.7, horizon - h * 0.7),
+                      (x0 + w, horizon + 1)], fill=light.far)  # fmt: skip
+
+
+def _bird(draw, rng, width: int, horizon: int, unit: int) -> None:
+    x, y = rng.uniform(0.1, 0.9) * width, rng.uniform(0.15, 0.7) * horizon
+    s = unit * rng.uniform(0.008, 0.018)
+    line = max(1, unit // 350)
+    draw.line((x - s, y - s * 0.5, x, y, x + s, y - s * 0.5), fill=(30, 30, 40, 200), width=line)
+
+
+def _shifted(light: _Light, hue: float) -> _Light:
+    """The same light with every colour's hue turned a little, so no two scenes match."""
+
+    def turn(rgb):
+        h, lum, s = colorsys.rgb_to_hls(*(c / 255 for c in rgb))
+        return tuple(int(c * 255) for c in colorsys.hls_to_rgb((h + hue) % 1.0, lum, s))
+
+    return replace(light, **{name: turn(getattr(light, name))
+                             for name in ("sky_top", "sky_horizon", "far", "near")})  # fmt: skip
+
+
+def _mix(a, b, t: float) -> tuple[int, int, int]:
+    return tuple(int(x + (y - x) * t) for x, y in zip(a, b, strict=True))
 
 
 @functools.lru_cache(maxsize=8)
@@ -281,25 +422,50 @@ def _grain_layer(size: tuple[int, int]) -> Image.Image:
     return layer
 
 
-def _small_canvas(width: int, height: int) -> tuple[int, int]:
-    scale = 128 / max(width, height)
-    return max(8, round(width * scale)), max(8, round(height * scale))
+# Fonts with Chinese, Japanese and Korean glyphs, where Debian's packages put them
+# (fonts-noto-cjk, fonts-wqy-microhei, fonts-wqy-zenhei, fonts-arphic-uming).
+CJK_FONT_PATHS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+_LATIN_END = 0x2B0  # Basic Latin to Latin Extended-B and IPA: what the default font draws
 
 
-def _palette_color(rng: random.Random) -> tuple[int, int, int]:
-    r, g, b = colorsys.hls_to_rgb(rng.random(), rng.uniform(0.45, 0.75), rng.uniform(0.4, 0.8))
-    return int(r * 255), int(g * 255), int(b * 255)
+@functools.lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    return next((path for path in CJK_FONT_PATHS if os.path.exists(path)), None)
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+@functools.lru_cache(maxsize=32)
+def _font(size: int, cjk: bool = False) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    if cjk and cjk_font_path():
+        return ImageFont.truetype(cjk_font_path(), size)
     return ImageFont.load_default(size=size)
 
 
+def caption_text(prompt: str, *, cjk_font: bool) -> str:
+    """The prompt's first words for the corner. Without a CJK font, only the Latin letters are
+    kept: a caption with boxes for every Chinese character looks broken."""
+    if not cjk_font:
+        prompt = "".join(ch if ord(ch) < _LATIN_END else " " for ch in prompt)
+    words = " ".join(prompt.split()[:6])
+    limit = 48 if all(ord(ch) < _LATIN_END for ch in words) else 18
+    return words[:limit].strip(" ,.;:-")
+
+
 def _caption(image: Image.Image, prompt: str) -> None:
-    words = " ".join(prompt.split()[:6])[:48]
-    size = max(12, image.width // 48)
+    cjk = cjk_font_path() is not None
+    words = caption_text(prompt, cjk_font=cjk)
+    if not words:
+        return
+    size = max(12, image.width // 56)
+    font = _font(size, cjk and any(ord(ch) >= _LATIN_END for ch in words))
     draw = ImageDraw.Draw(image, "RGBA")
-    draw.text((size, size), words, font=_font(size), fill=(255, 255, 255, 210))
+    draw.text((size + 1, size + 1), words, font=font, fill=(0, 0, 0, 110))  # a soft shadow
+    draw.text((size, size), words, font=font, fill=(255, 255, 255, 225))
 
 
 def _watermark(image: Image.Image) -> None:

@@ -175,6 +175,18 @@ def cancel(*, user, generation_id: int) -> bool:
     )
 
 
+def cancel_queued(*, user, batch) -> int:
+    """Cancel the jobs of a batch that have not started; those already running go on."""
+    now = timezone.now()
+    return Generation.objects.filter(user=user, batch=batch, status=Status.QUEUED).update(
+        status=Status.CANCELED,
+        status_changed_at=now,
+        finished_at=now,
+        error_code="canceled",
+        error_message="Canceled before it started.",
+    )
+
+
 def retry(*, user, generation_id: int) -> Generation:
     """Run a failed job again; returns it queued. It calls the provider again only when the
     failure came before the provider answered (counted against today's quota, checked under

@@ -59,7 +59,11 @@ def home(request):
 @require_safe
 @login_required
 def image_detail(request, pk: int):
-    image = _image_or_404(request, pk)
+    image = queries.image_for_page(request.user, pk)
+    if image is None:
+        if queries.hidden_image_of(request.user, pk):  # their own, hidden by staff: say so
+            return render(request, "gallery/image_hidden.html", {"nav": "gallery"}, status=403)
+        raise Http404(_("No such image."))
     form = GalleryFilterForm(request.GET, user=request.user)
     # A damaged list link still shows the image, stepping through the whole gallery.
     valid = form.is_valid()
