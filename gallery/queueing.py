@@ -1,5 +1,5 @@
-"""Putting generation jobs on the broker, by the task's registered name: the services queue
-work through here and never import gallery.tasks (which imports them)."""
+"""Putting work on the broker by the task's registered name: the services queue work through
+here and never import gallery.tasks (which imports them)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import logging
 log = logging.getLogger(__name__)
 
 RUN_GENERATION = "gallery.run_generation"
+PURGE_IMAGE_OBJECTS = "gallery.purge_image_objects"
 
 
 def enqueue_generation(generation_id: int, *, countdown: float | None = None) -> None:
@@ -17,6 +18,13 @@ def enqueue_generation(generation_id: int, *, countdown: float | None = None) ->
     from config.celery import app
 
     app.send_task(RUN_GENERATION, (generation_id,), countdown=countdown)
+
+
+def enqueue_purge(keys: list[str]) -> None:
+    """Queue the removal of stored objects that no row may use any more."""
+    from config.celery import app
+
+    app.send_task(PURGE_IMAGE_OBJECTS, (keys,))
 
 
 def waiting_generation_ids() -> set[int]:

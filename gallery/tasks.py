@@ -5,7 +5,7 @@ from celery.exceptions import Reject
 from celery.signals import worker_init, worker_shutting_down
 from django.core.exceptions import ImproperlyConfigured
 
-from gallery.queueing import RUN_GENERATION, enqueue_generation
+from gallery.queueing import PURGE_IMAGE_OBJECTS, RUN_GENERATION, enqueue_generation
 from gallery.services import generation, images
 
 
@@ -38,7 +38,7 @@ def _stop_claiming(**_) -> None:
 
 
 @shared_task(
-    name="gallery.purge_image_objects",
+    name=PURGE_IMAGE_OBJECTS,
     ignore_result=True,
     autoretry_for=(Exception,),
     retry_backoff=5,

@@ -80,12 +80,12 @@ def test_lightbox_steps_with_arrows_reopens_from_its_url_and_closes_with_escape(
     assert page.url.endswith(f"#image-{first_id}")
     page.keyboard.press("ArrowRight")
     page.wait_for_function(
-        f"document.querySelector('#lightbox .lb-figure').dataset.id === '{second_id}'"
+        f"() => document.querySelector('#lightbox .lb-figure').dataset.id === '{second_id}'"
     )
     assert page.url.endswith(f"#image-{second_id}")
     page.keyboard.press("ArrowLeft")
     page.wait_for_function(
-        f"document.querySelector('#lightbox .lb-figure').dataset.id === '{first_id}'"
+        f"() => document.querySelector('#lightbox .lb-figure').dataset.id === '{first_id}'"
     )
     page.keyboard.press("ArrowRight")
     page.wait_for_url(re.compile(f"#image-{second_id}$"))
@@ -93,7 +93,7 @@ def test_lightbox_steps_with_arrows_reopens_from_its_url_and_closes_with_escape(
     page.locator(f"#lightbox .lb-figure[data-id='{second_id}']").wait_for()
     assert page.locator("#lightbox").evaluate("d => d.open")
     page.keyboard.press("Escape")
-    page.wait_for_function("!document.getElementById('lightbox').open")
+    page.wait_for_function("() => !document.getElementById('lightbox').open")
     assert "#image-" not in page.url
 
 

@@ -35,7 +35,7 @@ def stored_image(s3_server, alice):
 def test_deleting_the_last_row_removes_its_objects_after_commit(stored_image, alice, monkeypatch):
     image = stored_image("a" * 64)
     # no broker here: the service purges inline once the row is gone
-    monkeypatch.setattr(purge_image_objects, "delay", lambda keys: purge_image_objects(keys))
+    monkeypatch.setattr(image_service, "enqueue_purge", purge_image_objects)  # run inline
     image_service.delete_image(user=alice, image=image)
     assert not stored(image.original_key) and not stored(image.thumbnail_key)
 
@@ -43,7 +43,7 @@ def test_deleting_the_last_row_removes_its_objects_after_commit(stored_image, al
 def test_an_object_another_row_still_uses_is_kept(stored_image, alice, monkeypatch):
     image = stored_image("b" * 64)
     twin = make_image(alice, key="b" * 64)  # the same bytes made again: the same keys
-    monkeypatch.setattr(purge_image_objects, "delay", lambda keys: purge_image_objects(keys))
+    monkeypatch.setattr(image_service, "enqueue_purge", purge_image_objects)  # run inline
     image_service.delete_image(user=alice, image=image)
     assert stored(twin.original_key) and stored(twin.thumbnail_key)
     image_service.delete_image(user=alice, image=twin)
@@ -54,7 +54,7 @@ def test_nothing_is_removed_when_the_transaction_rolls_back(stored_image, alice,
     from django.db import transaction
 
     image = stored_image("c" * 64)
-    monkeypatch.setattr(purge_image_objects, "delay", lambda keys: purge_image_objects(keys))
+    monkeypatch.setattr(image_service, "enqueue_purge", purge_image_objects)  # run inline
     with pytest.raises(RuntimeError), transaction.atomic():
         image_service.delete_image(user=alice, image=image)
         raise RuntimeError("the request failed after the delete")

@@ -198,8 +198,8 @@ def test_the_image_page_takes_a_constant_number_of_queries(
     alice_client, alice, bob, django_assert_num_queries
 ):
     images = bulk_images([alice, bob], 30)
-    # session, user, image, previous, next, batch siblings
-    with django_assert_num_queries(6):
+    # session, user, image, previous, next, batch siblings, the navigation's running-jobs count
+    with django_assert_num_queries(7):
         alice_client.get(f"/images/{images[10].pk}/")
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         alice_client.get(f"/images/{images[20].pk}/?q=lighthouse&view=flat&fav=1")

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from gallery.models import Favourite, Generation, Image
+from gallery.queueing import enqueue_purge
 from gallery.seedream.contract import GenerationParams
 from gallery.services import generation as generation_service
 from gallery.storage import delete_object
@@ -60,10 +61,8 @@ def delete_image(*, user, image: Image) -> None:
 
 
 def _purge_soon(keys: list[str]) -> None:
-    from gallery.tasks import purge_image_objects
-
     try:
-        purge_image_objects.delay(keys)
+        enqueue_purge(keys)
     except Exception as exc:  # no broker: try now; an orphan object is harmless, a lost row is not
         log.warning("could not queue the purge of %s (%s); purging inline", keys, exc)
         try:
