@@ -117,3 +117,14 @@ def test_nothing_paces_without_a_limit(redis_url, settings):
     settings.SEEDREAM_IPM_LIMIT = 0
     assert not pacing.enabled()
     assert pacing.waiting_ids() == set()
+
+
+def test_a_waiter_late_back_lets_the_next_one_take_the_token_and_keeps_its_place(bucket):
+    bucket(limit=302, burst=1)  # one token every 0.2 s
+    pacing.take(job_id=1, member_id=1)
+    first = pacing.take(job_id=2, member_id=1)  # told to come back in ~0.2 s; then is late
+    assert not pacing.take(job_id=3, member_id=1).granted
+    time.sleep(first.wait + pacing.LATE_SLACK_S + 0.1)
+    assert pacing.take(job_id=3, member_id=1).granted
+    assert pacing.waiting_ids() == {2}
+    assert serve_in_turn([(2, 1), (4, 1)]) == [2, 4]

@@ -505,8 +505,10 @@ def _provider_failed(
 # --- Pacing to the provider's rate limit (gallery/services/pacing.py) ----------
 
 # Waits up to this long happen on the worker's thread (no call slot, no database connection);
-# longer ones go back to the broker with a countdown.
-PACING_SLEEP_MAX = 1.0
+# longer ones go back to the broker with a countdown that ends PACING_EARLY_S early, so a
+# message delayed by a busy broker still finds its token rather than letting it go unused.
+PACING_SLEEP_MAX = 2.0
+PACING_EARLY_S = 1.0
 RATE_LIMIT_BUDGET_MESSAGE = (
     "The image service stayed at its rate limit for {duration}, so this image was not made. "
     "Retry later, or generate fewer images at once."
@@ -530,9 +532,8 @@ def _wait_for_token(generation: Generation) -> RunOutcome | None:
         if turn.granted:
             return None
         if turn.wait > PACING_SLEEP_MAX:
-            return RunOutcome(
-                Status.QUEUED, retry_in=min(turn.wait, settings.GENERATION_RETRY_MAX_DELAY)
-            )
+            back_in = min(turn.wait - PACING_EARLY_S, settings.GENERATION_RETRY_MAX_DELAY)
+            return RunOutcome(Status.QUEUED, retry_in=back_in)
         release_database()
         time.sleep(turn.wait)
     return RunOutcome(generation.status, returned=True)

@@ -5,7 +5,8 @@ within a member and fair between members.
 Each waiting job holds a ticket: one more than the later of its member's last ticket and the
 ticket last served, so a member's 200-image batch takes tickets far ahead while a teammate's
 single image gets one near the front (start-time fair queueing). A job may take a token when
-fewer jobs than there are tokens stand before it in ticket order. Everything happens in one
+fewer jobs than there are tokens stand before it in ticket order, not counting those that are
+late back. Everything happens in one
 Lua script, so workers on many hosts never hand out the same token twice. A 429 drains the
 bucket: no token is handed out until the provider's window has passed.
 """
@@ -31,12 +32,16 @@ KEYS = (BUCKET, LINE, EXPIRY, MEMBERS, TICKETS)
 # A waiter that has not asked again this long after the time it was told leaves the line
 # (its worker died, the job was canceled); it keeps its ticket if it comes back.
 LATE_GRACE_S = 5.0
+# A waiter this late back lets the jobs behind it take the tokens meanwhile, so no token goes
+# unused while anyone asks; it keeps its place for the next one.
+LATE_SLACK_S = 0.5
 
 _TAKE = """
 local bucket, line, expiry, members, tickets = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local job, member = ARGV[1], ARGV[2]
 local rate, burst, front = tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5] == '1'
-local grace = tonumber(ARGV[6])
+local grace, slack = tonumber(ARGV[6]), tonumber(ARGV[7])
+local LOOK_AHEAD = 100
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local stale = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 200)
@@ -69,7 +74,18 @@ if not ticket then
   redis.call('ZADD', line, ticket, job)
 end
 local rank = redis.call('ZRANK', line, job)
-if now >= blocked and rank < math.floor(tokens) then
+-- Jobs ahead that are late back (a busy broker, a slow worker) do not hold the token up: they
+-- keep their place and take the next one when they come.
+local expected = math.max(0, rank - LOOK_AHEAD)
+if rank > 0 then
+  for _, other in ipairs(redis.call('ZRANGE', line, 0, math.min(rank, LOOK_AHEAD) - 1)) do
+    local gone_at = tonumber(redis.call('ZSCORE', expiry, other))
+    if not gone_at or gone_at - grace + slack > now then
+      expected = expected + 1
+    end
+  end
+end
+if now >= blocked and expected < math.floor(tokens) then
   redis.call('ZREM', line, job)
   redis.call('ZREM', expiry, job)
   redis.call('HDEL', tickets, job)
@@ -79,7 +95,7 @@ if now >= blocked and rank < math.floor(tokens) then
   end
   return {1, '0'}
 end
-local wait = math.max(0, blocked - now) + (rank + 1 - tokens) / rate
+local wait = math.max(0, blocked - now) + (expected + 1 - tokens) / rate
 redis.call('HSET', bucket, 'tokens', tokens, 'ts', now)
 redis.call('ZADD', expiry, now + wait + grace, job)
 return {0, tostring(wait)}
@@ -166,6 +182,7 @@ def take(*, job_id: int, member_id: int, front: bool = False) -> Turn:
             settings.SEEDREAM_IPM_BURST,
             "1" if front else "0",
             repr(LATE_GRACE_S),
+            repr(LATE_SLACK_S),
         ],
     )
     return Turn(granted=bool(int(result[0])), wait=float(result[1]))
