@@ -145,6 +145,10 @@ def pace(args) -> None:
           f"{steady / limit:.1%} of the limit (target >= 95%)")  # fmt: skip
     print(f"first to last call: {overall:.1f}/min = {overall / limit:.1%} of the limit")
     print(f"most calls in any sliding minute: {busiest} (limit {limit})")
+    series = [0] * (int(seconds[-1] // 5) + 1)
+    for t in seconds:
+        series[int(t // 5)] += 1
+    print(f"calls per 5 s (pace {limit / 12:.1f}): " + " ".join(map(str, series)))
     print(f"wall: {wall:.1f} s; ideal at the limit: {args.jobs / limit * 60:.1f} s")
     print("members' first image done at (s after the first submit): "
           + ", ".join(f"{t:.1f}" for t in firsts)
