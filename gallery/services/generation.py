@@ -521,6 +521,7 @@ def _wait_for_token(generation: Generation) -> RunOutcome | None:
     if generation.status != Status.QUEUED or not pacing.enabled():
         return None
     front = generation.error_code == "rate_limited"  # it met a 429: keep its place
+    slept = 0.0
     while not _shutting_down.is_set():
         try:
             turn = pacing.take(job_id=generation.pk, member_id=generation.user_id, front=front)
@@ -531,11 +532,12 @@ def _wait_for_token(generation: Generation) -> RunOutcome | None:
             return None
         if turn.granted:
             return None
-        if turn.wait > PACING_SLEEP_MAX:
-            back_in = min(turn.wait - PACING_EARLY_S, settings.GENERATION_RETRY_MAX_DELAY)
+        if turn.wait > PACING_SLEEP_MAX or slept > 2 * PACING_SLEEP_MAX:
+            back_in = max(0.1, min(turn.wait - PACING_EARLY_S, settings.GENERATION_RETRY_MAX_DELAY))
             return RunOutcome(Status.QUEUED, retry_in=back_in)
         release_database()
         time.sleep(turn.wait)
+        slept += turn.wait
     return RunOutcome(generation.status, returned=True)
 
 
