@@ -253,7 +253,13 @@ if SEEDREAM_IPM_LIMIT and not 1 <= SEEDREAM_IPM_BURST <= SEEDREAM_IPM_LIMIT // 3
 # How long a 429 without Retry-After stops every call; how long a job may keep meeting 429s
 # (from its first) before it fails as rate limited.
 SEEDREAM_RATE_LIMIT_WAIT = envfloat("SEEDREAM_RATE_LIMIT_WAIT", 60.0)
+if not SEEDREAM_RATE_LIMIT_WAIT > 0:
+    raise ImproperlyConfigured("SEEDREAM_RATE_LIMIT_WAIT must be a number of seconds above 0")
 GENERATION_RATE_LIMIT_BUDGET = envfloat("GENERATION_RATE_LIMIT_BUDGET", 30 * 60.0)
+if not GENERATION_RATE_LIMIT_BUDGET >= 0:
+    raise ImproperlyConfigured(
+        "GENERATION_RATE_LIMIT_BUDGET must be a number of seconds, 0 or more"
+    )
 USER_AGENT = "Seedgallery/0.1 (+self-hosted; python-requests)"
 
 # --- Seedream emulator (dev stack and tests) --------------------------------
