@@ -268,6 +268,25 @@ SEEDREAM_TOTAL_TIMEOUT = envfloat(
 )
 # The largest answer body read (a b64_json answer of a 2048x2048 image is a few MB).
 SEEDREAM_MAX_RESPONSE_BYTES = envint("SEEDREAM_MAX_RESPONSE_BYTES", 40 * 1024 * 1024)
+# Pacing: the account's images per minute, shared by every worker through one token bucket in
+# Redis; empty means no pacing. The bucket holds up to SEEDREAM_IPM_BURST tokens (default 1% of
+# the limit) and refills a little under the limit, so no sliding minute holds more than it.
+SEEDREAM_IPM_LIMIT = envint("SEEDREAM_IPM_LIMIT", 0)
+if SEEDREAM_IPM_LIMIT < 0:
+    raise ImproperlyConfigured("SEEDREAM_IPM_LIMIT must be empty (no pacing) or a positive number")
+SEEDREAM_IPM_BURST = envint("SEEDREAM_IPM_BURST", max(1, SEEDREAM_IPM_LIMIT // 100))
+if SEEDREAM_IPM_LIMIT and not 1 <= SEEDREAM_IPM_BURST <= SEEDREAM_IPM_LIMIT // 3 + 1:
+    raise ImproperlyConfigured("SEEDREAM_IPM_BURST must be from 1 to a third of SEEDREAM_IPM_LIMIT")
+# How long a 429 without Retry-After stops every call; how long a job may keep meeting 429s
+# (from its first) before it fails as rate limited.
+SEEDREAM_RATE_LIMIT_WAIT = envfloat("SEEDREAM_RATE_LIMIT_WAIT", 60.0)
+if not SEEDREAM_RATE_LIMIT_WAIT > 0:
+    raise ImproperlyConfigured("SEEDREAM_RATE_LIMIT_WAIT must be a number of seconds above 0")
+GENERATION_RATE_LIMIT_BUDGET = envfloat("GENERATION_RATE_LIMIT_BUDGET", 30 * 60.0)
+if not GENERATION_RATE_LIMIT_BUDGET >= 0:
+    raise ImproperlyConfigured(
+        "GENERATION_RATE_LIMIT_BUDGET must be a number of seconds, 0 or more"
+    )
 USER_AGENT = "Seedgallery/0.1 (+self-hosted; python-requests)"
 
 # --- Seedream emulator (dev stack and tests) --------------------------------
@@ -276,6 +295,10 @@ SEEDREAM_EMULATOR_LATENCY = envfloat("SEEDREAM_EMULATOR_LATENCY", 0.0)  # second
 SEEDREAM_EMULATOR_URL_TTL = envint("SEEDREAM_EMULATOR_URL_TTL", 24 * 3600)  # signed URL life
 # Base of the image URLs it hands out; empty means "the host the request came to".
 SEEDREAM_EMULATOR_PUBLIC_URL = env("SEEDREAM_EMULATOR_PUBLIC_URL")
+# Images per minute (sliding window) the emulator takes before answering 429; unset: no limit.
+SEEDREAM_EMULATOR_IPM = envint("SEEDREAM_EMULATOR_IPM", 0)
+if SEEDREAM_EMULATOR_IPM < 0:
+    raise ImproperlyConfigured("SEEDREAM_EMULATOR_IPM must be 0 (no limit) or more")
 
 # --- Generation pipeline ----------------------------------------------------
 GENERATION_MAX_VARIATIONS = envint("GENERATION_MAX_VARIATIONS", 4)

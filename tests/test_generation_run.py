@@ -157,16 +157,8 @@ def test_provider_refusal_fails_at_once_with_a_clear_message(services, alice, fa
     assert not Image.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [
-        {"status": 429, "code": "RateLimitExceeded"},
-        {"status": 429, "code": "RateLimitExceeded.EndpointRPMExceeded"},
-        {"status": 500, "code": "InternalServiceError"},
-    ],
-)
-def test_busy_or_broken_provider_is_retried_with_backoff(services, alice, fault):
-    services.faults(count=2, **fault)
+def test_broken_provider_is_retried_with_backoff(services, alice):
+    services.faults(count=2, status=500, code="InternalServiceError")
     generation = run_until_settled(submit(alice))
     assert generation.status == Status.SUCCEEDED
     assert generation.provider_attempts == 3
@@ -174,15 +166,63 @@ def test_busy_or_broken_provider_is_retried_with_backoff(services, alice, fault)
     assert ProviderCall.objects.filter(generation=generation).count() == 3
 
 
-def test_retries_are_bounded(services, alice, settings):
-    settings.GENERATION_MAX_PROVIDER_ATTEMPTS = 3
-    services.faults(count=10, status=429, code="RateLimitExceeded")
+@pytest.mark.parametrize(
+    "code",
+    [
+        "RateLimitExceeded",
+        "RateLimitExceeded.EndpointRPMExceeded",
+        "ModelAccountIpmRateLimitExceeded",
+    ],
+)
+def test_rate_limited_calls_wait_without_using_up_attempts(services, alice, settings, code):
+    settings.GENERATION_MAX_PROVIDER_ATTEMPTS = 2
+    services.faults(count=4, status=429, code=code)
     generation = run_until_settled(submit(alice))
+    assert generation.status == Status.SUCCEEDED
+    assert generation.provider_attempts == 1
+    assert services.stats()["requests"] == 5
+    calls = ProviderCall.objects.filter(generation=generation).order_by("id")
+    assert [call.http_status for call in calls] == [429, 429, 429, 429, 200]
+
+
+def test_rate_limited_job_waits_for_the_retry_after_it_was_given(services, alice, settings):
+    settings.SEEDREAM_RATE_LIMIT_WAIT = 30.0
+    services.faults(count=1, status=429, code="RateLimitExceeded")
+    generation = submit(alice)
+    outcome = service.run(generation.pk)
+    generation.refresh_from_db()
+    assert generation.status == Status.QUEUED
+    assert generation.provider_attempts == 0
+    assert generation.next_attempt_at - timezone.now() > timedelta(seconds=29)
+    assert outcome.retry_in == settings.GENERATION_RETRY_MAX_DELAY  # back in a while, re-checks
+    assert service.run(generation.pk).retry_in > 0  # still waiting: no second call
+    assert services.stats()["requests"] == 1
+
+
+def test_rate_limited_job_fails_only_after_the_wall_clock_budget(services, alice, settings):
+    settings.GENERATION_MAX_PROVIDER_ATTEMPTS = 2
+    settings.GENERATION_RATE_LIMIT_BUDGET = 0.6
+    settings.SEEDREAM_RATE_LIMIT_WAIT = 0.1
+    services.faults(count=1000, status=429, code="RateLimitExceeded")
+    generation = run_until_settled(submit(alice), limit=40)
     assert generation.status == Status.FAILED
     assert generation.error_code == "rate_limited"
     assert generation.error_message == (
-        "The image service stayed too busy to take this image through 3 attempts. "
-        "Retry in a few minutes."
+        "The image service stayed at its rate limit for 1 second, so this image was not made. "
+        "Retry later, or generate fewer images at once."
+    )
+    assert services.stats()["requests"] > 2  # more calls than attempts: 429s cost none
+    assert generation.provider_attempts == 1
+
+
+def test_retries_are_bounded(services, alice, settings):
+    settings.GENERATION_MAX_PROVIDER_ATTEMPTS = 3
+    services.faults(count=10, status=500, code="InternalServiceError")
+    generation = run_until_settled(submit(alice))
+    assert generation.status == Status.FAILED
+    assert generation.error_code == "provider_error"
+    assert generation.error_message == (
+        "The image service failed with an internal error on all 3 attempts. Retry later."
     )
     assert "retrying" not in generation.error_message
     assert services.stats()["requests"] == 3

@@ -26,7 +26,7 @@ import socket
 import struct
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -82,6 +82,11 @@ class EmulatorConfig:
     url_ttl_s: int = contract.PROVIDER_URL_LIFETIME_S
     public_url: str = ""
     models: tuple[str, ...] = (contract.DEFAULT_MODEL,)
+    ipm: int = 0  # images per minute over a sliding window, as the account limit; 0: none
+
+
+IPM_WINDOW_S = 60.0
+IPM_CODE = "ModelAccountIpmRateLimitExceeded"
 
 
 # --- Faults and counters ------------------------------------------------------------
@@ -186,6 +191,19 @@ class State:
     by_status: Counter = field(default_factory=Counter)
     by_code: Counter = field(default_factory=Counter)
     faults: list[Fault] = field(default_factory=list)
+    # Arrival times (monotonic) of the images accepted in the last minute, oldest first.
+    ipm_window: deque = field(default_factory=deque)
+
+    def take_ipm(self, limit: int, now: float) -> float:
+        """Count one image against the sliding one-minute window; 0 when it fits, else the
+        seconds until the oldest image leaves the window (the image is not counted)."""
+        window = self.ipm_window
+        while window and window[0] <= now - IPM_WINDOW_S:
+            window.popleft()
+        if len(window) >= limit:
+            return window[0] + IPM_WINDOW_S - now
+        window.append(now)
+        return 0.0
 
     def next_fault(self) -> Fault | None:
         if not self.faults:
@@ -201,6 +219,7 @@ class State:
         self.by_status.clear()
         self.by_code.clear()
         self.faults.clear()
+        self.ipm_window.clear()
 
     def record(self, response: Response) -> None:
         self.by_status[str(response.status_code)] += 1
@@ -615,6 +634,17 @@ def fault_response(fault: Fault, request_id: str) -> Response:
     return ProviderError(fault.code, message, request_id=request_id, status=status)
 
 
+def ipm_exceeded(limit: int, wait: float, request_id: str) -> Response:
+    """The account's images-per-minute limit is reached: 429 at once, with when to retry."""
+    message = (
+        f"The request has exceeded the images per minute limit ({limit}) of this account "
+        "for the model. Please retry later."
+    )
+    response = ProviderError(IPM_CODE, message, request_id=request_id, status=429)
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
 def storage_error(status: int, code: str, message: str) -> Response:
     """An error as object storage answers a bad link: XML, not the API's JSON."""
     body = (
@@ -774,6 +804,10 @@ def create_app(config: EmulatorConfig) -> Starlette:
         if isinstance(checked, ProviderError):
             await asyncio.sleep(delay)
             return checked
+        if config.ipm:
+            wait = state.take_ipm(config.ipm, time.monotonic())
+            if wait:
+                return ipm_exceeded(config.ipm, wait, request_id)
         link_kind = fault.kind if fault and fault.kind in URL_KINDS else ""
         return await _success(request, checked, delay, link_kind)
 

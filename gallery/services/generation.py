@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
@@ -24,7 +25,7 @@ from gallery.models import Generation, Image, MemberQuota, ProviderCall
 from gallery.queueing import enqueue_generation, waiting_generation_ids
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
-from gallery.services import ingest
+from gallery.services import ingest, pacing
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -38,8 +39,6 @@ MAX_AMBIGUOUS_REPEATS = 1
 # What a member reads when a job that kept being retried finally fails: what happened and
 # what to do, never "retrying" on a job that has stopped.
 FINAL_MESSAGES = {
-    "rate_limited": "The image service stayed too busy to take this image through {n} "
-    "attempts. Retry in a few minutes.",
     "provider_error": "The image service failed with an internal error on all {n} attempts. "
     "Retry later.",
     "connection_error": "The image service could not be reached on any of {n} attempts. "
@@ -246,7 +245,7 @@ def run(generation_id: int) -> RunOutcome:
     if wait > 0:  # an early message (a sweeper's, a redelivery): keep the backoff
         return RunOutcome(generation.status, retry_in=wait)
     if generation.provider_result is None:
-        outcome = _call_provider(generation)
+        outcome = _wait_for_token(generation) or _call_provider(generation)
         if outcome is not None:
             return outcome
         generation.refresh_from_db()
@@ -494,6 +493,8 @@ def _provider_failed(
     A call that may have been billed gets at most MAX_AMBIGUOUS_REPEATS automatic repeats."""
     attempts = generation.provider_attempts
     mine = Generation.objects.filter(pk=generation.pk, status=Status.CALLING, current_call=call)
+    if exc.code == "rate_limited":
+        return _rate_limited(generation, mine, exc)
     again = exc.retryable and attempts < settings.GENERATION_MAX_PROVIDER_ATTEMPTS
     if exc.ambiguous:
         again = again and generation.repeat_calls < MAX_AMBIGUOUS_REPEATS
@@ -516,6 +517,91 @@ def _provider_failed(
         message = FINAL_MESSAGES[exc.code].format(n=attempts)
     _fail_rows(mine, exc.code, message, provider_code=exc.provider_code)
     return RunOutcome(Status.FAILED)
+
+
+# --- Pacing to the provider's rate limit (gallery/services/pacing.py) ----------
+
+# Waits up to this long happen on the worker's thread (no call slot, no database connection);
+# longer ones go back to the broker with a countdown that ends PACING_EARLY_S early, so a
+# message delayed by a busy broker still finds its token rather than letting it go unused.
+PACING_SLEEP_MAX = 2.0
+PACING_EARLY_S = 1.0
+RATE_LIMIT_BUDGET_MESSAGE = (
+    "The image service stayed at its rate limit for {duration}, so this image was not made. "
+    "Retry later, or generate fewer images at once."
+)
+
+
+def _wait_for_token(generation: Generation) -> RunOutcome | None:
+    """Take this image's token from the shared bucket before its call; None once taken (or
+    when nothing paces). Redis away means calling unpaced: a 429 still costs no attempt."""
+    if generation.status != Status.QUEUED or not pacing.enabled():
+        return None
+    front = generation.error_code == "rate_limited"  # it met a 429: keep its place
+    slept = 0.0
+    while not _shutting_down.is_set():
+        try:
+            turn = pacing.take(job_id=generation.pk, member_id=generation.user_id, front=front)
+        except redis.RedisError as exc:
+            log.warning(
+                "generation %s: pacing unavailable, calling unpaced: %s", generation.pk, exc
+            )
+            return None
+        if turn.granted:
+            return None
+        if turn.wait > PACING_SLEEP_MAX or slept > 2 * PACING_SLEEP_MAX:
+            back_in = max(0.1, min(turn.wait - PACING_EARLY_S, settings.GENERATION_RETRY_MAX_DELAY))
+            return RunOutcome(Status.QUEUED, retry_in=back_in)
+        release_database()
+        time.sleep(turn.wait)
+        slept += turn.wait
+    return RunOutcome(generation.status, returned=True)
+
+
+def _rate_limited(generation: Generation, mine, exc: seedream.SeedreamError) -> RunOutcome:
+    """A 429 costs no attempt: every call stops for the provider's Retry-After (or
+    SEEDREAM_RATE_LIMIT_WAIT) and the job waits its turn. It fails only once it has met 429s
+    for GENERATION_RATE_LIMIT_BUDGET seconds."""
+    now = timezone.now()
+    first = (
+        _calls_since_retry(generation)
+        .filter(error_code="rate_limited")
+        .order_by("started_at")
+        .values_list("started_at", flat=True)
+        .first()
+    )
+    budget = settings.GENERATION_RATE_LIMIT_BUDGET
+    if first is not None and (now - first).total_seconds() >= budget:
+        message = RATE_LIMIT_BUDGET_MESSAGE.format(duration=_spoken_duration(budget))
+        _fail_rows(mine, exc.code, message, provider_code=exc.provider_code)
+        return RunOutcome(Status.FAILED)
+    wait = exc.retry_after or settings.SEEDREAM_RATE_LIMIT_WAIT
+    if pacing.enabled():
+        try:
+            wait = pacing.drain(wait)  # every worker's calls stop, not only this job's
+        except redis.RedisError as exc_redis:
+            log.warning("generation %s: pacing unavailable: %s", generation.pk, exc_redis)
+    requeued = mine.update(
+        status=Status.QUEUED,
+        status_changed_at=now,
+        next_attempt_at=now + timedelta(seconds=wait),
+        provider_attempts=F("provider_attempts") - 1,
+        error_code=exc.code,
+        error_message=exc.message,
+        provider_error_code=(exc.provider_code or "")[:120],
+    )
+    if not requeued:
+        return RunOutcome(Generation.objects.get(pk=generation.pk).status)
+    log.info("generation %s: rate limited, waiting %.1fs", generation.pk, wait)
+    wait *= random.uniform(1.0, 1.05)  # noqa: S311 - spread the return, not security
+    return RunOutcome(Status.QUEUED, retry_in=min(wait, settings.GENERATION_RETRY_MAX_DELAY))
+
+
+def _spoken_duration(seconds: float) -> str:
+    if seconds >= 90:
+        return f"{round(seconds / 60)} minutes"
+    whole = max(1, round(seconds))
+    return f"{whole} second{'s' if whole != 1 else ''}"
 
 
 def _ingest(generation: Generation) -> RunOutcome:
@@ -690,7 +776,7 @@ def sweep_stuck() -> dict[str, int]:
     counts = {"requeued": 0, "failed": 0}
     if not candidates:
         return counts
-    waiting = waiting_generation_ids()
+    waiting = waiting_generation_ids() | pacing.waiting_ids()
     for generation in candidates:
         if generation.pk in waiting:
             continue

@@ -26,15 +26,20 @@ class Command(BaseCommand):
             "--url-ttl", type=int, default=settings.SEEDREAM_EMULATOR_URL_TTL,
             help="lifetime of image links, seconds (SEEDREAM_EMULATOR_URL_TTL)",
         )  # fmt: skip
+        parser.add_argument(
+            "--ipm", type=int, default=settings.SEEDREAM_EMULATOR_IPM,
+            help="images per minute before answering 429, sliding window; 0 for no limit "
+            "(SEEDREAM_EMULATOR_IPM)",
+        )  # fmt: skip
 
-    def handle(self, *args, host, port, latency, keys, url_ttl, **options):
+    def handle(self, *args, host, port, latency, keys, url_ttl, ipm, **options):
         accepted = tuple(key.strip() for key in keys.split(",") if key.strip())
         if not accepted:
             raise CommandError(
                 "no API keys: set SEEDREAM_EMULATOR_KEYS (comma-separated) or pass --keys"
             )
-        if latency < 0 or url_ttl < 1:
-            raise CommandError("--latency must be >= 0 and --url-ttl >= 1")
+        if latency < 0 or url_ttl < 1 or ipm < 0:
+            raise CommandError("--latency and --ipm must be >= 0 and --url-ttl >= 1")
         config = EmulatorConfig(
             keys=accepted,
             signing_secret=_signing_secret(),
@@ -42,10 +47,12 @@ class Command(BaseCommand):
             url_ttl_s=url_ttl,
             public_url=settings.SEEDREAM_EMULATOR_PUBLIC_URL,
             models=tuple(settings.SEEDREAM_ALLOWED_MODELS),
+            ipm=ipm,
         )
         self.stdout.write(
             f"Seedream emulator on http://{host}:{port}/v1 (latency {latency:g}s, "
-            f"links valid {url_ttl}s, {len(accepted)} key(s))"
+            f"links valid {url_ttl}s, {len(accepted)} key(s), "
+            f"{f'{ipm} images a minute' if ipm else 'no rate limit'})"
         )
         self.stdout.flush()
         serve(config, host=host, port=port)
