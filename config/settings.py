@@ -67,12 +67,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "storages",
+    "ninja",  # its Swagger UI assets are served from static files, not a CDN
     "gallery",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, async-capable, so an async view under ASGI never holds a thread.
+    "gallery.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -246,6 +248,13 @@ INGEST_ALLOWED_HTTP_HOSTS = envlist(
     "INGEST_ALLOWED_HTTP_HOSTS", "127.0.0.1,localhost" if DEBUG else ""
 )
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 384)
+
+# --- Gateway (/v1/) and JSON API (/api/) -------------------------------------
+# Longest a gateway request waits for its image; after that it answers with the
+# generation's id and gallery URL, and the image still lands in the gallery.
+GATEWAY_WAIT_TIMEOUT = envfloat("GATEWAY_WAIT_TIMEOUT", 120.0)
+# Requests per minute one API token may make (gateway and JSON API together).
+API_TOKEN_RATE_LIMIT = envint("API_TOKEN_RATE_LIMIT", 60)
 
 # --- Demo login (DEBUG stacks only) -----------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")

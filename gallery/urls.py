@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery.views import browse, generate
+from gallery.views import api_tokens, browse, generate
 
 app_name = "gallery"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("generations/<int:pk>/card/", generate.card, name="generation_card"),
     path("generations/<int:pk>/cancel/", generate.cancel, name="generation_cancel"),
     path("generations/<int:pk>/retry/", generate.retry, name="generation_retry"),
+    path("settings/tokens/", api_tokens.token_list, name="api_tokens"),
+    path("settings/tokens/<int:pk>/revoke/", api_tokens.revoke, name="api_token_revoke"),
 ]

@@ -22,6 +22,7 @@ from gallery.models import Generation, Image, MemberQuota, ProviderCall
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
 from gallery.services import ingest
+from gallery.services.generation_events import generation_finished
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -119,15 +120,16 @@ def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Gener
 
 def cancel(*, user, generation_id: int) -> bool:
     """Cancel a job that has not started; False when it already has."""
-    return bool(
-        Generation.objects.filter(pk=generation_id, user=user, status=Status.QUEUED).update(
-            status=Status.CANCELED,
-            status_changed_at=timezone.now(),
-            finished_at=timezone.now(),
-            error_code="canceled",
-            error_message="Canceled before it started.",
-        )
+    canceled = Generation.objects.filter(pk=generation_id, user=user, status=Status.QUEUED).update(
+        status=Status.CANCELED,
+        status_changed_at=timezone.now(),
+        finished_at=timezone.now(),
+        error_code="canceled",
+        error_message="Canceled before it started.",
     )
+    if canceled:
+        generation_finished(generation_id)
+    return bool(canceled)
 
 
 def retry(*, user, generation_id: int) -> bool:
@@ -335,6 +337,7 @@ def _ingest(generation: Generation) -> RunOutcome:
                 Image.objects.create(
                     generation=generation, owner_id=generation.user_id, **stored.fields
                 )
+                generation_finished(generation.pk)
             stored.wait_stored()  # an upload that failed rolls the row back
     except ingest.IngestError as exc:
         return _ingest_failed(generation, exc)
@@ -369,7 +372,10 @@ def _provider_url_expired(generation: Generation) -> bool:
 
 def _fail(pk: int, from_status: str, code: str, message: str, *, provider_code: str = "") -> bool:
     rows = Generation.objects.filter(pk=pk, status=from_status)
-    return _fail_rows(rows, code, message, provider_code=provider_code)
+    failed = _fail_rows(rows, code, message, provider_code=provider_code)
+    if failed:
+        generation_finished(pk)
+    return failed
 
 
 def _fail_rows(rows, code: str, message: str, *, provider_code: str = "") -> bool:
@@ -438,10 +444,12 @@ def _sweep_one(generation: Generation, deadline) -> bool:
         and generation.provider_attempts >= settings.GENERATION_MAX_PROVIDER_ATTEMPTS
     )
     if generation.status == Status.FETCHED and _provider_url_expired(generation):
-        _fail_rows(stale, "provider_url_expired", URL_EXPIRED_MESSAGE)
+        if _fail_rows(stale, "provider_url_expired", URL_EXPIRED_MESSAGE):
+            generation_finished(generation.pk)
         return False
     if out_of_attempts:
-        _fail_rows(stale, "stuck", "The job stopped making progress and ran out of attempts.")
+        if _fail_rows(stale, "stuck", "The job stopped making progress and ran out of attempts."):
+            generation_finished(generation.pk)
         return False
     if stale.update(status_changed_at=timezone.now()):
         _enqueue(generation.pk)
