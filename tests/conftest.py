@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.worker",
     "tests.fixtures.emulator",
+    "tests.fixtures.gateway",
 ]
