@@ -147,7 +147,9 @@ def test_a_wait_past_the_timeout_names_the_generation_and_its_gallery_url(client
     assert generation.status == Generation.Status.QUEUED  # it goes on into the gallery
 
 
-def test_over_the_token_rate_limit_is_429_with_retry_after(client, alice_token, settings):
+def test_over_the_token_rate_limit_is_429_with_retry_after(
+    client, alice_token, settings, frozen_minute
+):
     settings.API_TOKEN_RATE_LIMIT = 2
     headers = {"Authorization": f"Bearer {alice_token}"}
     for _ in range(2):

@@ -117,7 +117,8 @@ def check_rate(token: ApiToken) -> None:
         return
     now = time.time()
     window = int(now // 60)
-    key = f"seedgallery:api-rate:{token.pk}:{window}"
+    # Keyed by the token's hash, not its id: ids repeat across databases sharing a Redis.
+    key = f"seedgallery:api-rate:{token.key_hash[:24]}:{window}"
     try:
         pipe = sync_client().pipeline()
         pipe.incr(key)

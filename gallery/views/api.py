@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
@@ -313,7 +313,7 @@ def submit_jobs(request, payload: JobsIn):
         raise ApiError(400, "invalid_parameter", exc.message, exc.param) from None
     except generation_service.QuotaExceeded as exc:
         raise ApiError(429, exc.code, exc.message) from None
-    return 201, {"jobs": rows}
+    return Status(201, {"jobs": rows})
 
 
 @api.post(
