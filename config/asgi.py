@@ -20,10 +20,23 @@ SHARED_THREAD_PREFIXES = ("/v1/",)
 
 class GalleryASGIHandler(ASGIHandler):
     async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":  # nothing to start or stop; say so, quietly
+            await _lifespan(receive, send)
+            return
         if scope["type"] == "http" and scope["path"].startswith(SHARED_THREAD_PREFIXES):
             await self.handle(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def get_asgi_application() -> GalleryASGIHandler:
