@@ -16,6 +16,7 @@ from config.asgi import GalleryASGIHandler
 from gallery import devstack
 from gallery.models import Generation
 from gallery.services import generation as generation_service
+from tests.fixtures.gateway import in_own_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,10 +86,10 @@ def test_many_waiting_gateway_requests_cost_a_few_threads(alice, alice_token, re
         await sync_to_async(cancel_all, thread_sensitive=False)(waiting)
         return await asyncio.wait_for(asyncio.gather(*tasks), timeout=30), peak
 
-    statuses, peak = asyncio.run(run())
+    statuses, peak = in_own_thread(asyncio.run, run())
     assert statuses == [409] * requests_at_once  # each woke on its job's cancellation
     pool = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor
-    assert peak - before <= pool + 2 < requests_at_once
+    assert peak - before <= pool + 3 < requests_at_once  # + this test's own loop thread
 
 
 def test_gunicorn_with_uvicorn_workers_serves_the_app(tmp_path, service_env):

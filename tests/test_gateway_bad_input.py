@@ -15,6 +15,12 @@ URL = "/v1/images/generations"
 VALID = {"model": "doubao-seedream-3-0-t2i-250415", "prompt": "a lighthouse at dusk"}
 
 
+@pytest.fixture
+def client(async_view_client):
+    """The gateway's views are async: send from a thread without an event loop."""
+    return async_view_client
+
+
 @pytest.fixture(autouse=True)
 def _services(redis_url, settings):
     settings.GATEWAY_WAIT_TIMEOUT = 0.2  # no worker here: the answer is the wait's timeout

@@ -15,6 +15,12 @@ URL = "/v1/images/generations"
 BODY = {"model": "doubao-seedream-3-0-t2i-250415", "prompt": "a lighthouse at dusk", "seed": 7}
 
 
+@pytest.fixture
+def client(async_view_client):
+    """The gateway's views are async: send from a thread without an event loop."""
+    return async_view_client
+
+
 @pytest.fixture(autouse=True)
 def _services(redis_url, settings):
     settings.GATEWAY_WAIT_TIMEOUT = 0.2  # no worker: every answer is the wait's timeout
@@ -81,3 +87,17 @@ def test_a_malformed_key_is_400_naming_the_header(client, alice_token, key):
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "Idempotency-Key"
     assert not Generation.objects.exists()
+
+
+def test_two_concurrent_requests_with_one_key_generate_once(alice_token):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.fixtures.gateway import OwnThreadClient
+
+    def send(_):
+        answer = post(OwnThreadClient(), alice_token, BODY, "key-race")
+        return answer.json()["error"]["generation_id"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answered = set(pool.map(send, range(4)))
+    assert answered == {Generation.objects.get().pk}

@@ -12,6 +12,7 @@ from gallery.models import Generation
 from gallery.seedream.contract import GenerationParams
 from gallery.services import generation as service
 from gallery.services import generation_events
+from tests.fixtures.gateway import in_own_thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +59,7 @@ def test_a_waiter_wakes_on_the_message_not_on_its_recheck(alice, queued, monkeyp
 
     threading.Thread(target=cancel_soon).start()
     started = time.monotonic()
-    finished = asyncio.run(generation_events.wait_finished(queued.pk, timeout=30))
+    finished = in_own_thread(asyncio.run, generation_events.wait_finished(queued.pk, timeout=30))
     assert finished.status == Generation.Status.CANCELED
     assert time.monotonic() - started < 20  # far below the 60 s recheck and 30 s timeout
 
@@ -66,10 +67,10 @@ def test_a_waiter_wakes_on_the_message_not_on_its_recheck(alice, queued, monkeyp
 def test_a_lost_message_is_caught_by_the_recheck(queued, monkeypatch):
     monkeypatch.setattr(generation_events, "RECHECK_S", 0.2)
     Generation.objects.filter(pk=queued.pk).update(status=Generation.Status.FAILED)  # no publish
-    finished = asyncio.run(generation_events.wait_finished(queued.pk, timeout=30))
+    finished = in_own_thread(asyncio.run, generation_events.wait_finished(queued.pk, timeout=30))
     assert finished.status == Generation.Status.FAILED
 
 
 def test_a_wait_past_its_timeout_returns_the_row_as_it_stands(queued):
-    finished = asyncio.run(generation_events.wait_finished(queued.pk, timeout=0.3))
+    finished = in_own_thread(asyncio.run, generation_events.wait_finished(queued.pk, timeout=0.3))
     assert finished.status == Generation.Status.QUEUED
