@@ -110,8 +110,9 @@ def test_a_body_that_is_not_a_json_object_is_400(client, alice_token, raw):
     assert_provider_error(post(client, alice_token, raw=raw), 400, "InvalidParameter", "body")
 
 
-def test_a_body_over_64_kb_is_413(client, alice_token):
-    response = post(client, alice_token, {**VALID, "padding": "x" * 65536})
+@pytest.mark.parametrize("padding", [65536, 3 * 1024 * 1024])  # the second past Django's cap
+def test_a_body_over_64_kb_is_413(client, alice_token, padding):
+    response = post(client, alice_token, {**VALID, "padding": "x" * padding})
     assert_provider_error(response, 413, "RequestEntityTooLarge", "body")
 
 

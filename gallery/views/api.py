@@ -13,6 +13,7 @@ import binascii
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -44,12 +45,11 @@ class JsonBodyParser(Parser):
 
     def parse_body(self, request: HttpRequest):
         declared = request.META.get("CONTENT_LENGTH") or "0"
-        if (
-            not declared.isdigit()
-            or int(declared) > MAX_BODY_BYTES
-            or (len(request.body) > MAX_BODY_BYTES)
-        ):
-            raise ApiError(413, "body_too_large", "The request body is larger than 64 KB.", "body")
+        too_big = ApiError(413, "body_too_large", "The request body is larger than 64 KB.", "body")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            raise too_big
+        if len(request.body) > MAX_BODY_BYTES:
+            raise too_big
         if (request.content_type or "").lower() != "application/json":
             raise ApiError(
                 415,
@@ -101,6 +101,11 @@ def _error(request, status: int, code: str, message: str, field: str | None = No
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
     return _error(request, exc.status, exc.code, exc.message, exc.field)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):  # a chunked body past Django's own limit, before any parsing
+    return _error(request, 413, "body_too_large", "The request body is larger than 64 KB.", "body")
 
 
 @api.exception_handler(AuthenticationError)
