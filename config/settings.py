@@ -213,6 +213,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = env(
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "gallery.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Seedream provider ------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from gallery.services import generation
+from gallery.services import gateway, generation
 
 
 @shared_task(name="gallery.run_generation", ignore_result=True)
@@ -16,3 +16,8 @@ def run_generation(generation_id: int) -> str:
 @shared_task(name="gallery.sweep_stuck_generations", ignore_result=True)
 def sweep_stuck_generations() -> dict:
     return generation.sweep_stuck()
+
+
+@shared_task(name="gallery.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    return gateway.purge_expired_keys()

@@ -101,3 +101,15 @@ def test_two_concurrent_requests_with_one_key_generate_once(alice_token):
     with ThreadPoolExecutor(max_workers=4) as pool:
         answered = set(pool.map(send, range(4)))
     assert answered == {Generation.objects.get().pk}
+
+
+def test_the_hourly_purge_forgets_only_keys_older_than_a_day(client, alice_token):
+    from gallery.tasks import purge_idempotency_keys
+
+    post(client, alice_token, BODY, "old")
+    post(client, alice_token, BODY, "new")
+    IdempotencyKey.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(hours=24, seconds=1)
+    )
+    assert purge_idempotency_keys() == 1
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new"]

@@ -44,6 +44,12 @@ def fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def purge_expired_keys() -> int:
+    """Forget idempotency keys older than a day; beat runs it hourly."""
+    expired = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - KEY_LIFETIME)
+    return expired.delete()[0]
+
+
 def submit_once(
     *, user, params: GenerationParams, key: str = "", body_fingerprint: str = ""
 ) -> tuple[Generation, bool]:
