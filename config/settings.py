@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "storages",
     "axes",
     "csp",
+    "ninja",  # its Swagger UI assets are served from static files, not a CDN
     "gallery",
 ]
 
@@ -78,7 +79,8 @@ MIDDLEWARE = [
     # First: a form body in another charset is refused before anything reads it.
     "gallery.middleware.FormCharsetMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # WhiteNoise, async-capable, so an async view under ASGI never holds a thread.
+    "gallery.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -252,6 +254,7 @@ CELERY_BEAT_SCHEDULE = {
     # Every 30 s: with GENERATION_STUCK_AFTER (60 s) and the call lease (80 s), a job whose
     # worker or message was lost runs again within two minutes.
     "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 30.0},
+    "purge-idempotency-keys": {"task": "gallery.purge_idempotency_keys", "schedule": 3600.0},
 }
 
 # --- Seedream provider ------------------------------------------------------
@@ -328,6 +331,13 @@ if not DEBUG:
         if host.lower() == (urlsplit(SEEDREAM_BASE_URL).hostname or "").lower()
     ]
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 384)
+
+# --- Gateway (/v1/) and JSON API (/api/) -------------------------------------
+# Longest a gateway request waits for its image; after that it answers with the
+# generation's id and gallery URL, and the image still lands in the gallery.
+GATEWAY_WAIT_TIMEOUT = envfloat("GATEWAY_WAIT_TIMEOUT", 120.0)
+# Requests per minute one API token may make (gateway and JSON API together).
+API_TOKEN_RATE_LIMIT = envint("API_TOKEN_RATE_LIMIT", 60)
 
 # --- Demo login (DEBUG stacks only) -----------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")

@@ -6,7 +6,7 @@ from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 
-from gallery.views import account, health
+from gallery.views import account, api, gateway, health
 
 # Log in, log out and password change only: no password reset until the site sends e-mail.
 FORM_METHODS = ["get", "head", "post"]
@@ -38,6 +38,10 @@ urlpatterns = [
     path(
         "favicon.ico", lambda request: HttpResponsePermanentRedirect(static("gallery/favicon.svg"))
     ),
+    # The OpenAI-compatible gateway (a fixed point) and the JSON API.
+    path("v1/images/generations", gateway.image_generations, name="gateway_generations"),
+    path("v1/models", gateway.models, name="gateway_models"),
+    path("api/", api.api.urls),
     path("", include("gallery.urls")),
 ]
 

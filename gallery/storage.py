@@ -76,6 +76,12 @@ def put_object(key: str, data: bytes, content_type: str) -> None:
     )
 
 
+def read_object(key: str) -> bytes:
+    """The stored bytes under a key in the media bucket."""
+    answer = shared_s3_client().get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    return answer["Body"].read()
+
+
 def delete_object(key: str) -> None:
     shared_s3_client().delete_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
 

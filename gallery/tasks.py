@@ -6,7 +6,7 @@ from celery.signals import worker_init, worker_shutting_down
 from django.core.exceptions import ImproperlyConfigured
 
 from gallery.queueing import PURGE_IMAGE_OBJECTS, RUN_GENERATION, enqueue_generation
-from gallery.services import generation, images
+from gallery.services import gateway, generation, images
 
 
 @shared_task(name=RUN_GENERATION, ignore_result=True)
@@ -47,3 +47,8 @@ def _stop_claiming(**_) -> None:
 )
 def purge_image_objects(keys: list[str]) -> list[str]:
     return images.purge_unreferenced_objects(keys)
+
+
+@shared_task(name="gallery.purge_idempotency_keys", ignore_result=True)
+def purge_idempotency_keys() -> int:
+    return gateway.purge_expired_keys()

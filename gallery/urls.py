@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery.views import account, browse, generate, jobs
+from gallery.views import account, api_tokens, browse, generate, jobs
 
 app_name = "gallery"
 
@@ -21,4 +21,6 @@ urlpatterns = [
     path("jobs/", jobs.jobs, name="jobs"),
     path("jobs/running/", jobs.running_jobs, name="running_jobs"),
     path("profile/", account.profile, name="profile"),
+    path("settings/tokens/", api_tokens.token_list, name="api_tokens"),
+    path("settings/tokens/<int:pk>/revoke/", api_tokens.revoke, name="api_token_revoke"),
 ]

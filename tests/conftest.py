@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.worker",
     "tests.fixtures.emulator",
+    "tests.fixtures.gateway",
 ]
 
 

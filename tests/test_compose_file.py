@@ -116,7 +116,9 @@ def test_the_stack_runs_the_production_services_and_the_emulator_only_on_request
     assert "version" not in compose  # obsolete in the Compose Specification
     assert services["emulator"]["profiles"] == ["emulator"]
     assert [name for name, s in services.items() if "profiles" in s] == ["emulator"]
-    assert services["web"]["command"][0] == "gunicorn"
+    assert services["web"]["command"][:4] == [
+        "gunicorn", "config.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"
+    ]  # fmt: skip
     assert services["worker"]["command"][:5] == ["celery", "-A", "config", "worker", "--pool"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
     assert services["migrate"]["restart"] == "no"
@@ -309,7 +311,7 @@ def test_the_image_installs_pinned_dependencies_and_runs_unprivileged():
     assert not re.search(r"^(ENV|ARG)\s+SECRET_KEY\b", dockerfile, re.M)
     assert re.search(r'^RUN SECRET_KEY="\$COLLECTSTATIC_SECRET_KEY" python manage.py collectstatic', dockerfile, re.M)  # fmt: skip
     assert re.search(r"^HEALTHCHECK .*/healthz", dockerfile, re.M | re.S)
-    assert "gunicorn config.wsgi:application --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2}" in dockerfile  # fmt: skip
+    assert "gunicorn config.asgi:application --worker-class uvicorn_worker.UvicornWorker --bind 0.0.0.0:8000 --workers ${WEB_CONCURRENCY:-2}" in dockerfile  # fmt: skip
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".env", ".git", ".venv", ".local"} <= set(ignored)
 

@@ -50,6 +50,17 @@ PROVIDER_IMAGE_CONTENT_TYPE = "image/jpeg"
 # (unconfirmed) lifetime of the provider's signed image URL.
 PROVIDER_URL_LIFETIME_S = 24 * 3600
 
+# Fields of newer models on the same endpoint: the official SDK sends them as null (absent);
+# a non-null value is an error for a model without them.
+UNSUPPORTED_FIELDS = (
+    "image",
+    "stream",
+    "optimize_prompt",
+    "sequential_image_generation",
+    "sequential_image_generation_options",
+    "output_format",
+)
+
 REQUEST_ID_HEADER = "X-Request-Id"
 CLIENT_REQUEST_ID_HEADER = "X-Client-Request-Id"
 
@@ -297,6 +308,13 @@ def params_from_body(
     if body.get("watermark") is not None:
         fields["watermark"] = validate_watermark(body["watermark"])
     return GenerationParams(**fields)
+
+
+def refuse_unsupported(body: Mapping[str, Any]) -> None:
+    """ParameterError for the first newer-model field that is present and not null."""
+    for name in UNSUPPORTED_FIELDS:
+        if body.get(name) is not None:
+            raise ParameterError(name, f"{name} is not supported by this model.")
 
 
 # --- Errors -----------------------------------------------------------------

@@ -44,15 +44,6 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from gallery.seedream import contract
 
-# Fields of newer models on the same endpoint: the official SDK sends them as null (absent).
-UNSUPPORTED_FIELDS = (
-    "image",
-    "stream",
-    "optimize_prompt",
-    "sequential_image_generation",
-    "sequential_image_generation_options",
-    "output_format",
-)
 # Faults that answer in place of the model, whatever the request holds.
 ANSWER_KINDS = ("error", "malformed_body", "no_data", "error_in_200", "reset")
 # Faults that answer a valid url-format request with a success whose link is broken.
@@ -678,7 +669,7 @@ def check_request(
                 request_id=request_id,
                 param="model",
             )
-        _refuse_unsupported(body)
+        contract.refuse_unsupported(body)
         return contract.params_from_body(body, allowed_models=config.models, product=False)
     except contract.ParameterError as exc:
         return ProviderError(
@@ -704,12 +695,6 @@ def _json_object(content_type: str, raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise contract.ParameterError("body", "The request body must be a JSON object.")
     return body
-
-
-def _refuse_unsupported(body: dict[str, Any]) -> None:
-    for name in UNSUPPORTED_FIELDS:
-        if body.get(name) is not None:
-            raise contract.ParameterError(name, f"{name} is not supported by this model.")
 
 
 def _parameter_message(exc: contract.ParameterError) -> str:

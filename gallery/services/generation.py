@@ -26,6 +26,7 @@ from gallery.queueing import enqueue_generation, waiting_generation_ids
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
 from gallery.services import ingest, pacing
+from gallery.services.generation_events import generation_finished
 
 log = logging.getLogger(__name__)
 Status = Generation.Status
@@ -163,27 +164,33 @@ def _check_quota(user, images: int) -> None:
 
 def cancel(*, user, generation_id: int) -> bool:
     """Cancel a job that has not started; False when it already has."""
-    return bool(
-        Generation.objects.filter(pk=generation_id, user=user, status=Status.QUEUED).update(
-            status=Status.CANCELED,
-            status_changed_at=timezone.now(),
-            finished_at=timezone.now(),
-            error_code="canceled",
-            error_message="Canceled before it started.",
-        )
+    canceled = Generation.objects.filter(pk=generation_id, user=user, status=Status.QUEUED).update(
+        status=Status.CANCELED,
+        status_changed_at=timezone.now(),
+        finished_at=timezone.now(),
+        error_code="canceled",
+        error_message="Canceled before it started.",
     )
+    if canceled:
+        generation_finished(generation_id)
+    return bool(canceled)
 
 
 def cancel_queued(*, user, batch) -> int:
     """Cancel the jobs of a batch that have not started; those already running go on."""
     now = timezone.now()
-    return Generation.objects.filter(user=user, batch=batch, status=Status.QUEUED).update(
+    queued = Generation.objects.filter(user=user, batch=batch, status=Status.QUEUED)
+    ids = list(queued.values_list("pk", flat=True))
+    canceled = queued.filter(pk__in=ids).update(
         status=Status.CANCELED,
         status_changed_at=now,
         finished_at=now,
         error_code="canceled",
         error_message="Canceled before it started.",
     )
+    for pk in ids:  # a gateway request waiting on one of them hears at once
+        generation_finished(pk)
+    return canceled
 
 
 def retry(*, user, generation_id: int) -> Generation:
@@ -515,7 +522,8 @@ def _provider_failed(
     message = exc.message
     if exc.retryable and exc.code in FINAL_MESSAGES:
         message = FINAL_MESSAGES[exc.code].format(n=attempts)
-    _fail_rows(mine, exc.code, message, provider_code=exc.provider_code)
+    if _fail_rows(mine, exc.code, message, provider_code=exc.provider_code):
+        generation_finished(generation.pk)
     return RunOutcome(Status.FAILED)
 
 
@@ -573,7 +581,8 @@ def _rate_limited(generation: Generation, mine, exc: seedream.SeedreamError) -> 
     budget = settings.GENERATION_RATE_LIMIT_BUDGET
     if first is not None and (now - first).total_seconds() >= budget:
         message = RATE_LIMIT_BUDGET_MESSAGE.format(duration=_spoken_duration(budget))
-        _fail_rows(mine, exc.code, message, provider_code=exc.provider_code)
+        if _fail_rows(mine, exc.code, message, provider_code=exc.provider_code):
+            generation_finished(generation.pk)
         return RunOutcome(Status.FAILED)
     wait = exc.retry_after or settings.SEEDREAM_RATE_LIMIT_WAIT
     if pacing.enabled():
@@ -628,6 +637,7 @@ def _ingest(generation: Generation) -> RunOutcome:
                 Image.objects.create(
                     generation=generation, owner_id=generation.user_id, **stored.fields
                 )
+                generation_finished(generation.pk)
             stored.wait_stored()  # an upload that failed rolls the row back
     except ingest.IngestError as exc:
         return _ingest_failed(generation, exc)
@@ -714,7 +724,10 @@ def _provider_url_expired(generation: Generation) -> bool:
 
 def _fail(pk: int, from_status: str, code: str, message: str, *, provider_code: str = "") -> bool:
     rows = Generation.objects.filter(pk=pk, status=from_status)
-    return _fail_rows(rows, code, message, provider_code=provider_code)
+    failed = _fail_rows(rows, code, message, provider_code=provider_code)
+    if failed:
+        generation_finished(pk)
+    return failed
 
 
 def _fail_rows(rows, code: str, message: str, *, provider_code: str = "") -> bool:
@@ -793,15 +806,14 @@ def _sweep_one(generation: Generation) -> str:
     )
     if generation.status == Status.FETCHED:
         if _provider_url_expired(generation):
-            return "failed" if _fail_rows(same, "provider_url_expired", URL_EXPIRED_MESSAGE) else ""
+            return _sweep_failed(generation, same, "provider_url_expired", URL_EXPIRED_MESSAGE)
         if generation.ingest_attempts >= settings.GENERATION_MAX_INGEST_ATTEMPTS:
-            return "failed" if _fail_rows(same, "stuck", STUCK_STORING_MESSAGE) else ""
+            return _sweep_failed(generation, same, "stuck", STUCK_STORING_MESSAGE)
     elif generation.provider_attempts >= settings.GENERATION_MAX_PROVIDER_ATTEMPTS:
         with transaction.atomic():
             if generation.status == Status.CALLING:
                 close_cut_off_calls(generation.pk)
-            failed = _fail_rows(same, "stuck", STUCK_CALLING_MESSAGE)
-        return "failed" if failed else ""
+            return _sweep_failed(generation, same, "stuck", STUCK_CALLING_MESSAGE)
     if generation.status == Status.CALLING:
         # Its lease has passed: the next run closes the cut-off call and calls again. The
         # row is left as it is, so that run does not wait a second lease.
@@ -811,6 +823,13 @@ def _sweep_one(generation: Generation) -> str:
         _enqueue(generation.pk)
         return "requeued"
     return ""
+
+
+def _sweep_failed(generation: Generation, same, code: str, message: str) -> str:
+    if not _fail_rows(same, code, message):
+        return ""  # it moved on meanwhile
+    generation_finished(generation.pk)
+    return "failed"
 
 
 STUCK_CALLING_MESSAGE = (

@@ -1,0 +1,179 @@
+"""Gateway: 100 concurrent `POST /v1/images/generations` through the official openai package,
+the emulator answering after a fixed 2 s, one web process (uvicorn, ASGI) and one worker.
+Ideal: latency x ceil(requests / provider call slots); target: wall within 1.5x of it, no
+failed request. Reports the web process's threads and peak memory during the run, and a
+floor measured in the same run (one request straight to the emulator, times the waves).
+
+    .venv/bin/python bench/bench_gateway.py [--requests 100 --slots 50 --latency 2 --members 1]
+
+Uses PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
+seedgallery_bench, recreated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import requests
+import stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--slots", type=int, default=50, help="GENERATION_PROVIDER_CONCURRENCY")
+    parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument("--format", default="url", choices=["url", "b64_json"])
+    parser.add_argument(
+        "--members", type=int, default=1, help="spread the requests over this many members' tokens"
+    )
+    args = parser.parse_args()
+    local = stack.start(
+        emulator_latency=args.latency,
+        database="postgres",
+        extra_env={
+            "GENERATION_PROVIDER_CONCURRENCY": str(args.slots),
+            "API_TOKEN_RATE_LIMIT": "0",
+            "GATEWAY_WAIT_TIMEOUT": "120",
+            "LOG_LEVEL": "WARNING",
+        },
+    )
+    from django.contrib.auth import get_user_model
+
+    from gallery import devstack
+    from gallery.models import Generation
+    from gallery.services import api_tokens
+
+    worker_log = open(local.tmp / "worker.log", "wb")  # noqa: SIM115
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
+         "--concurrency", str(2 * args.slots), "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--loglevel", "WARNING"],
+        cwd=stack.ROOT, env=local.env, stdout=worker_log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    local.procs.append(worker)
+    port = devstack.free_port()
+    web = devstack.start(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log"],
+        log_path=local.tmp / "web.log", env=local.env,
+    )  # fmt: skip
+    local.procs.append(web)
+    devstack.wait_for_port(port, proc=web, timeout=30)
+    web_process = psutil.Process(web.pid)
+
+    tokens = [
+        api_tokens.create(user=get_user_model().objects.create_user(f"bench{n}"), name="bench")[1]
+        for n in range(args.members)
+    ]
+    base_url = f"http://127.0.0.1:{port}/v1"
+    emulator_url = local.env["SEEDREAM_BASE_URL"]
+
+    time.sleep(3)  # let the worker connect
+    floor_one = direct_call(emulator_url, local.env["SEEDREAM_API_KEY"])
+    asyncio.run(burst(base_url, tokens, 1, args.format))  # warm: imports, pools, connections
+    pipeline_wall = pipeline_floor(args.requests)
+    threads_idle = web_process.num_threads()
+
+    samples = {"threads": 0, "rss": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples["threads"] = max(samples["threads"], web_process.num_threads())
+            samples["rss"] = max(samples["rss"], web_process.memory_info().rss)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    results = asyncio.run(burst(base_url, tokens, args.requests, args.format))
+    wall = time.perf_counter() - started
+    stop.set()
+    sampler.join()
+
+    failed = [r for r in results if r is not True]
+    waves = math.ceil(args.requests / args.slots)
+    ideal = args.latency * waves
+    floor = floor_one * waves
+    stored = Generation.objects.filter(status="succeeded").count() - args.requests
+    print(f"requests: {args.requests} at once ({args.format}) from {args.members} member(s), "
+          f"provider call slots: {args.slots}, emulator latency: {args.latency}s, "
+          "one web process (uvicorn)")  # fmt: skip
+    print(f"answered: {len(results) - len(failed)}/{args.requests}, failed: {len(failed)}"
+          + (f" ({failed[:3]})" if failed else ""))  # fmt: skip
+    print(f"stored in the gallery: {stored} (including 1 warm-up)")
+    print(f"wall: {wall:.2f} s; ideal latency x ceil(requests/slots): {ideal:.2f} s; "
+          f"wall / ideal: {wall / ideal:.2f} (target <= 1.50)")  # fmt: skip
+    print(f"floor measured now (one direct emulator call {floor_one:.2f} s x {waves} waves): "
+          f"{floor:.2f} s; wall / floor: {wall / floor:.2f}")  # fmt: skip
+    print(f"pipeline floor measured now (the same {args.requests} jobs submitted in-process, "
+          f"no gateway, until stored): {pipeline_wall:.2f} s; gateway wall / pipeline floor: "
+          f"{wall / pipeline_wall:.2f}")  # fmt: skip
+    print(f"web threads: {threads_idle} idle, {samples['threads']} at most during the burst")
+    print(f"web peak RSS: {samples['rss'] / 2**20:.0f} MB")
+
+
+def pipeline_floor(count: int) -> float:
+    """The pipeline without the gateway: submit `count` jobs in-process and wait for all."""
+    from django.contrib.auth import get_user_model
+
+    from gallery.models import Generation
+    from gallery.seedream.contract import GenerationParams
+    from gallery.services import generation as service
+
+    user = get_user_model().objects.create_user("bench-floor")
+    started = time.perf_counter()
+    for i in range(count):
+        service.submit(user=user, params=GenerationParams(prompt=f"floor {i} {time.time_ns()}"))
+    while Generation.objects.filter(user=user, status__in=Generation.ACTIVE).exists():
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def direct_call(base_url: str, key: str) -> float:
+    body = {"model": "doubao-seedream-3-0-t2i-250415", "prompt": "floor", "seed": 1}
+    started = time.perf_counter()
+    response = requests.post(f"{base_url}/images/generations", json=body, timeout=60,
+                             headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+async def burst(base_url: str, tokens: list[str], count: int, response_format: str) -> list:
+    import openai
+
+    clients = [
+        openai.AsyncOpenAI(base_url=base_url, api_key=token, max_retries=0, timeout=120)
+        for token in tokens
+    ]
+
+    async def one(i: int):
+        try:
+            answer = await clients[i % len(clients)].images.generate(
+                model="doubao-seedream-3-0-t2i-250415",
+                prompt=f"gateway bench {i} {time.time_ns()}",
+                size="1024x1024",
+                response_format=response_format,
+                extra_body={"seed": i, "guidance_scale": 2.5, "watermark": False},
+            )
+        except openai.OpenAIError as exc:
+            return repr(exc)[:200]
+        return bool(answer.data[0].url or answer.data[0].b64_json)
+
+    try:
+        return await asyncio.gather(*(one(i) for i in range(count)))
+    finally:
+        for client in clients:
+            await client.close()
+
+
+if __name__ == "__main__":
+    main()

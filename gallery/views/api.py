@@ -1,0 +1,347 @@
+"""The JSON API under /api/ (django-ninja): images and jobs, for scripts and the browser.
+
+Authentication: a personal API token (`Authorization: Bearer ...`) or the browser's session
+with its CSRF token. Endpoints are thin: they call the same selectors (gallery/queries.py)
+and services as the pages. Errors have one shape: `{"error": {"code", "message", "field"}}`.
+OpenAPI 3 at /api/schema, interactive docs at /api/docs (Swagger UI from static files).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Field, NinjaAPI, Query, Schema, Status
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
+from ninja.security import HttpBearer, SessionAuth
+
+from gallery import queries
+from gallery.models import Generation
+from gallery.seedream import contract
+from gallery.services import api_tokens
+from gallery.services import generation as generation_service
+
+MAX_BODY_BYTES = 64 * 1024
+PAGE_MAX = 100
+
+
+class ApiError(Exception):
+    """An error answer in the API's own shape."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+class JsonBodyParser(Parser):
+    """JSON bodies only, at most 64 KB."""
+
+    def parse_body(self, request: HttpRequest):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        too_big = ApiError(413, "body_too_large", "The request body is larger than 64 KB.", "body")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            raise too_big
+        if len(request.body) > MAX_BODY_BYTES:
+            raise too_big
+        if (request.content_type or "").lower() != "application/json":
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "Content-Type must be application/json.",
+                "Content-Type",
+            )
+        return super().parse_body(request)
+
+
+class TokenAuth(HttpBearer):
+    """A member's personal API token, counted against its per-minute limit."""
+
+    def authenticate(self, request: HttpRequest, token: str):
+        api_token = api_tokens.authenticate(token)
+        if api_token is None:
+            return None
+        try:
+            api_tokens.check_rate(api_token)
+        except api_tokens.RateLimited as exc:
+            raise ApiError(429, exc.code, exc.message) from None
+        request.user = api_token.user
+        return api_token.user
+
+
+api = NinjaAPI(
+    title="Seedgallery API",
+    version="1",
+    description=(
+        "The gallery's JSON API. Authenticate with a personal API token "
+        "(`Authorization: Bearer sg_...`, made on the API tokens page) or a browser session "
+        'with its CSRF token. Errors: `{"error": {"code", "message", "field"}}`. '
+        "Lists are newest first, `limit` items a page; pass `next_cursor` as `cursor` for the "
+        "next page."
+    ),
+    auth=[TokenAuth(), SessionAuth()],
+    parser=JsonBodyParser(),
+    urls_namespace="api",
+    openapi_url="/schema",
+    docs_url="/docs",
+)
+
+
+def _error(request, status: int, code: str, message: str, field: str | None = None):
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return api.create_response(request, body, status=status)
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc: ApiError):
+    return _error(request, exc.status, exc.code, exc.message, exc.field)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):  # a chunked body past Django's own limit, before any parsing
+    return _error(request, 413, "body_too_large", "The request body is larger than 64 KB.", "body")
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return _error(
+        request,
+        401,
+        "not_authenticated",
+        "Send `Authorization: Bearer <your personal API token>`, or log in.",
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, exc: ValidationError):
+    first = exc.errors[0] if exc.errors else {}
+    location = [str(part) for part in first.get("loc", ())]
+    field = location[-1] if len(location) > 1 else "body"
+    message = first.get("msg", "Invalid input.")
+    return _error(request, 400, "invalid_parameter", f"{field}: {message}", field)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return _error(request, 404, "not_found", "No such object, or not yours to see.")
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    cause = exc.__cause__
+    if isinstance(cause, ApiError):  # the body parser's refusals arrive wrapped
+        return _api_error(request, cause)
+    if isinstance(cause, ValueError):
+        return _error(request, 400, "invalid_json", "The request body is not valid JSON.", "body")
+    code = "csrf_failed" if exc.status_code == 403 else "error"
+    return _error(request, exc.status_code, code, exc.message)
+
+
+# --- Schemas ---------------------------------------------------------------------
+
+
+class ErrorDetail(Schema):
+    code: str
+    message: str
+    field: str | None
+
+
+class ErrorOut(Schema):
+    error: ErrorDetail
+
+
+class ImageOut(Schema):
+    id: int
+    prompt: str
+    model: str
+    size: str
+    width: int
+    height: int
+    seed: int
+    guidance_scale: float
+    watermark: bool
+    created_at: datetime
+    owner: str = Field(..., alias="owner.username")
+    content_type: str
+    byte_size: int
+    sha256: str
+    generation_id: int | None
+    thumbnail_url: str
+    url: str = Field(
+        ..., alias="original_url", description="presigned; lives AWS_QUERYSTRING_EXPIRE s"
+    )
+
+
+class ImagePage(Schema):
+    items: list[ImageOut]
+    next_cursor: str | None
+
+
+class JobOut(Schema):
+    id: int
+    batch: str
+    status: str
+    prompt: str
+    model: str
+    size: str
+    seed: int
+    seed_was_random: bool
+    guidance_scale: float
+    watermark: bool
+    created_at: datetime
+    finished_at: datetime | None
+    error_code: str
+    error_message: str
+    image_id: int | None = Field(None, alias="image.pk")
+    can_cancel: bool
+    can_retry: bool
+
+    @staticmethod
+    def resolve_batch(obj) -> str:
+        return str(obj.batch)
+
+    @staticmethod
+    def resolve_image_id(obj) -> int | None:
+        image = getattr(obj, "image", None) if obj.status == Generation.Status.SUCCEEDED else None
+        return image.pk if image else None
+
+
+class JobPage(Schema):
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class JobsIn(Schema):
+    prompt: str = Field(..., description="Chinese or English, 1 to 2000 characters")
+    model: str | None = Field(None, description="one of the models GET /v1/models lists")
+    size: str | None = Field(None, description="WIDTHxHEIGHT; each side 512-2048, at most 3:1")
+    seed: int | None = Field(None, description="-1 or absent: random")
+    guidance_scale: float | None = Field(None, description="1 to 10")
+    watermark: bool | None = None
+    variations: int = Field(1, description="images to make, each with its own seed")
+
+
+class JobsOut(Schema):
+    jobs: list[JobOut]
+
+
+ERRORS = {400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: ErrorOut}
+
+
+# --- Cursor pagination: newest first, keyed on (created_at, id) ------------------------
+
+
+def _cursor(row) -> str:
+    raw = f"{row.created_at.isoformat()}|{row.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after(cursor: str) -> Q:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, pk = raw.partition("|")
+        created_at, pk = datetime.fromisoformat(stamp), int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        created_at = None
+    if created_at is None or created_at.tzinfo is None:
+        raise ApiError(400, "invalid_parameter", "cursor is not one this API gave.", "cursor")
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+
+
+def _page(rows: QuerySet, cursor: str | None, limit: int) -> dict:
+    if cursor:
+        rows = rows.filter(_after(cursor))
+    items = list(rows.order_by("-created_at", "-pk")[: limit + 1])
+    more = len(items) > limit
+    items = items[:limit]
+    return {"items": items, "next_cursor": _cursor(items[-1]) if more else None}
+
+
+class PageQuery(Schema):
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the last page")
+    limit: int = Field(30, ge=1, le=PAGE_MAX)
+
+
+# --- Images -----------------------------------------------------------------------
+
+
+@api.get("/images", response={200: ImagePage, **ERRORS}, tags=["images"])
+def list_images(request, page: Query[PageQuery]):
+    """The team gallery as the grid shows it, newest first."""
+    return _page(queries.images_visible_to(request.user), page.cursor, page.limit)
+
+
+@api.get("/images/{image_id}", response={200: ImageOut, 404: ErrorOut, **ERRORS}, tags=["images"])
+def image_detail(request, image_id: int):
+    """One image with every parameter that made it."""
+    return get_object_or_404(queries.images_visible_to(request.user), pk=image_id)
+
+
+# --- Jobs -------------------------------------------------------------------------
+
+
+@api.get("/jobs", response={200: JobPage, **ERRORS}, tags=["jobs"])
+def list_jobs(request, page: Query[PageQuery]):
+    """Your generation jobs, newest first."""
+    return _page(queries.generations_of(request.user), page.cursor, page.limit)
+
+
+@api.get("/jobs/{job_id}", response={200: JobOut, 404: ErrorOut, **ERRORS}, tags=["jobs"])
+def job_detail(request, job_id: int):
+    return get_object_or_404(queries.generations_of(request.user), pk=job_id)
+
+
+@api.post("/jobs", response={201: JobsOut, 404: ErrorOut, **ERRORS}, tags=["jobs"])
+def submit_jobs(request, payload: JobsIn):
+    """Queue `variations` images, with the same rules and daily quota as the generate form."""
+    body = payload.dict()
+    variations = body.pop("variations")
+    if body["model"] is None:
+        body["model"] = settings.SEEDREAM_MODEL
+    maximum = settings.GENERATION_MAX_VARIATIONS
+    if not 1 <= variations <= maximum:
+        raise ApiError(
+            400, "invalid_parameter", f"variations must be between 1 and {maximum}.", "variations"
+        )
+    try:
+        params = contract.params_from_body(
+            body, allowed_models=settings.SEEDREAM_ALLOWED_MODELS, product=True
+        )
+        rows = generation_service.submit(user=request.user, params=params, variations=variations)
+    except contract.ParameterError as exc:
+        raise ApiError(400, "invalid_parameter", exc.message, exc.param) from None
+    except generation_service.QuotaExceeded as exc:
+        raise ApiError(429, exc.code, exc.message) from None
+    return Status(201, {"jobs": rows})
+
+
+@api.post(
+    "/jobs/{job_id}/cancel", response={200: JobOut, 404: ErrorOut, 409: ErrorOut, **ERRORS},
+    tags=["jobs"],
+)  # fmt: skip
+def cancel_job(request, job_id: int):
+    """Cancel a job that has not started."""
+    job = get_object_or_404(queries.generations_of(request.user), pk=job_id)
+    if not generation_service.cancel(user=request.user, generation_id=job.pk):
+        raise ApiError(409, "not_cancelable", "The job has already started.")
+    job.refresh_from_db()
+    return job
+
+
+@api.post(
+    "/jobs/{job_id}/retry", response={200: JobOut, 404: ErrorOut, 409: ErrorOut, **ERRORS},
+    tags=["jobs"],
+)  # fmt: skip
+def retry_job(request, job_id: int):
+    """Run a failed job again."""
+    job = get_object_or_404(queries.generations_of(request.user), pk=job_id)
+    if not generation_service.retry(user=request.user, generation_id=job.pk):
+        raise ApiError(409, "not_retryable", "Only a failed job can be retried.")
+    job.refresh_from_db()
+    return job
