@@ -259,3 +259,11 @@ def test_docs_load_their_assets_from_this_site(client, db):
     html = client.get("/api/docs").content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in html
     assert "//cdn" not in html and "https://" not in html
+
+
+def test_retry_past_todays_quota_is_429_and_leaves_the_job_failed(api, alice, settings):
+    settings.GENERATION_DAILY_IMAGE_LIMIT = 1
+    make_generation(alice, status="succeeded")
+    failed = make_generation(alice, status="failed", error_code="timeout")
+    assert_api_error(api.post(f"/api/jobs/{failed.pk}/retry"), 429, "quota_exceeded")
+    assert Generation.objects.get(pk=failed.pk).status == "failed"

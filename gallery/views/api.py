@@ -339,9 +339,11 @@ def cancel_job(request, job_id: int):
     tags=["jobs"],
 )  # fmt: skip
 def retry_job(request, job_id: int):
-    """Run a failed job again."""
+    """Run a failed job again (409 when a retry cannot help, 429 when today's quota is used)."""
     job = get_object_or_404(queries.generations_of(request.user), pk=job_id)
-    if not generation_service.retry(user=request.user, generation_id=job.pk):
-        raise ApiError(409, "not_retryable", "Only a failed job can be retried.")
-    job.refresh_from_db()
-    return job
+    try:
+        return generation_service.retry(user=request.user, generation_id=job.pk)
+    except generation_service.NotRetryable as exc:
+        raise ApiError(409, "not_retryable", exc.message) from None
+    except generation_service.QuotaExceeded as exc:
+        raise ApiError(429, exc.code, exc.message) from None
