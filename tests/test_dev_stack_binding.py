@@ -16,7 +16,7 @@ def procfile() -> dict[str, str]:
 def test_emulator_and_web_bind_to_loopback():
     processes = procfile()
     assert "--host 127.0.0.1 " in processes["emulator"]
-    assert "runserver --noreload 127.0.0.1:$WEB_PORT" in processes["web"]
+    assert "uvicorn config.asgi:application --host 127.0.0.1 --port $WEB_PORT" in processes["web"]
 
 
 def test_redis_and_seaweedfs_bind_to_loopback(tmp_path):
