@@ -117,3 +117,14 @@ def test_same_settings_link_from_a_batch(alice_client, alice):
     job = make_generation(alice)
     html = alice_client.get(f"/generate/{job.batch}/").content.decode()
     assert f'href="/generate/?from={job.batch}">Same settings</a>' in html
+
+
+def test_a_polled_card_brings_the_navigations_running_count_down(alice_client, alice):
+    job = make_generation(alice, status="calling")
+    other = make_generation(alice, batch=job.batch, status="queued")
+    html = alice_client.get(f"/generations/{job.pk}/card/").content.decode()
+    assert '<span id="running-count" hx-swap-oob="true"> <span class="count"' in html
+    assert ">2</span>" in html
+    Generation.objects.filter(pk__in=[job.pk, other.pk]).update(status="succeeded")
+    html = alice_client.get(f"/generations/{job.pk}/card/").content.decode()
+    assert '<span id="running-count" hx-swap-oob="true"></span>' in html
