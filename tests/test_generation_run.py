@@ -1,6 +1,5 @@
 """The pipeline's service, run in-process against the emulator over HTTP and real S3."""
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from gallery.models import Generation, Image, ProviderCall
 from gallery.seedream.contract import GenerationParams
 from gallery.services import generation as service
 from gallery.storage import media_storage
+from tests.generations import run_until_settled, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -20,22 +20,6 @@ Status = Generation.Status
 @pytest.fixture
 def services(redis_url, s3_server, emulator):
     return emulator
-
-
-def submit(user, **params) -> Generation:
-    fields = {"prompt": "a lighthouse at dusk", "size": "1024x1024", "seed": 42, **params}
-    return service.submit(user=user, params=GenerationParams(**fields))[0]
-
-
-def run_until_settled(generation: Generation, limit: int = 10) -> Generation:
-    """Run like the task does, following the retries it would schedule."""
-    for _ in range(limit):
-        outcome = service.run(generation.pk)
-        if outcome.retry_in is None:
-            break
-        time.sleep(min(outcome.retry_in, 1.0))  # tests back off for milliseconds
-    generation.refresh_from_db()
-    return generation
 
 
 def test_run_stores_a_labelled_original_and_a_webp_thumbnail(services, alice):

@@ -3,7 +3,6 @@ loses nothing, and retry goes only where it can help, within the day's quota."""
 
 import base64
 import logging
-import time
 from datetime import timedelta
 from io import BytesIO
 
@@ -15,6 +14,7 @@ from gallery.models import Generation, MemberQuota, ProviderCall
 from gallery.seedream.contract import GenerationParams
 from gallery.services import generation as service
 from gallery.services import ingest
+from tests.generations import run_until_settled as settle
 
 pytestmark = pytest.mark.django_db
 
@@ -36,16 +36,6 @@ def answered(user, *, url=None, b64=None) -> Generation:
     result = {"url": url, "b64_json": b64, "model": "m", "created": 0, "generated_images": 1,
               "request_id": "r-1"}  # fmt: skip
     return make(user, Status.FETCHED, provider_result=result, provider_answered_at=timezone.now())
-
-
-def settle(generation: Generation, limit: int = 12) -> Generation:
-    for _ in range(limit):
-        outcome = service.run(generation.pk)
-        if outcome.retry_in is None:
-            break
-        time.sleep(min(outcome.retry_in, 1.0))
-    generation.refresh_from_db()
-    return generation
 
 
 def picture(fmt: str) -> str:

@@ -1,14 +1,13 @@
 """Never pay twice: calls that may have reached the provider are counted and repeated at most
 once, and the answer of a call that lost its claim never overwrites the newer claim."""
 
-import time
-
 import pytest
 from django.utils import timezone
 
 from gallery.models import Generation, ProviderCall
-from gallery.seedream.contract import GenerationParams
 from gallery.services import generation as service
+from tests.generations import run_until_settled as settle
+from tests.generations import submit
 
 pytestmark = pytest.mark.django_db
 
@@ -18,21 +17,6 @@ Status = Generation.Status
 @pytest.fixture
 def services(redis_url, s3_server, emulator):
     return emulator
-
-
-def submit(user, **params) -> Generation:
-    fields = {"prompt": "a lighthouse at dusk", "size": "1024x1024", "seed": 42, **params}
-    return service.submit(user=user, params=GenerationParams(**fields))[0]
-
-
-def settle(generation: Generation, limit: int = 12) -> Generation:
-    for _ in range(limit):
-        outcome = service.run(generation.pk)
-        if outcome.retry_in is None:
-            break
-        time.sleep(min(outcome.retry_in, 1.0))
-    generation.refresh_from_db()
-    return generation
 
 
 def usage_of(user) -> int:
