@@ -94,7 +94,7 @@ class GalleryFilters:
             condition &= Q(width=self.size[0], height=self.size[1])
         if self.date_from:
             condition &= Q(created_at__gte=datetime.combine(self.date_from, time.min, utc))
-        if self.date_to:
+        if self.date_to and self.date_to < date.max:  # the last day there is: no bound
             end = datetime.combine(self.date_to + timedelta(days=1), time.min, utc)
             condition &= Q(created_at__lt=end)
         if self.favourites:
@@ -163,10 +163,14 @@ def gallery_page(
     per_page: int,
     after: Cursor | None = None,
     before: Cursor | None = None,
+    with_favourite: bool = False,
 ) -> GalleryPage:
     """One page of the gallery by keyset (never OFFSET): after a cursor, before it, or the
-    first page. Stacked views carry `stack_count` on each image (one more query)."""
+    first page. Stacked views carry `stack_count` on each image (one more query);
+    `with_favourite` adds `is_favourite` to each image in the same query."""
     images = _listed(user, filters)
+    if with_favourite:
+        images = _with_favourite(user, images)
     order = ("-created_at", "-id") if filters.newest_first else ("created_at", "id")
     if before is not None:
         rows = list(_towards_start(images, before, filters.newest_first)[: per_page + 1])
@@ -223,14 +227,15 @@ def batch_siblings(user, image: Image) -> list[Image]:
     )
 
 
-def image_for_page(user, pk: int) -> Image | None:
-    return (
-        images_visible_to(user)
-        .select_related("generation")
-        .annotate(is_favourite=Exists(Favourite.objects.filter(user=user, image=OuterRef("pk"))))
-        .filter(pk=pk)
-        .first()
+def _with_favourite(user, images: QuerySet[Image]) -> QuerySet[Image]:
+    return images.annotate(
+        is_favourite=Exists(Favourite.objects.filter(user=user, image=OuterRef("pk")))
     )
+
+
+def image_for_page(user, pk: int) -> Image | None:
+    images = images_visible_to(user).select_related("generation")
+    return _with_favourite(user, images).filter(pk=pk).first()
 
 
 def batches_visible_to(user) -> QuerySet:

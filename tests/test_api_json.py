@@ -250,7 +250,7 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(client, db):
     schema = client.get("/api/schema").json()
     assert schema["openapi"].startswith("3.")
     assert set(schema["paths"]) == {
-        "/api/images", "/api/images/{image_id}", "/api/jobs", "/api/jobs/{job_id}",
+        "/api/images", "/api/images/{image_id}", "/api/images/{image_id}/favourite", "/api/jobs", "/api/jobs/{job_id}",
         "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/retry",
     }  # fmt: skip
 

@@ -31,6 +31,18 @@ def toggle_favourite(*, user, image: Image) -> bool:
     return True
 
 
+def set_favourite(*, user, image: Image, favourite: bool) -> None:
+    """Make the image a favourite of this member or not, whatever it was before (idempotent)."""
+    if not favourite:
+        Favourite.objects.filter(user=user, image=image).delete()
+        return
+    try:
+        with transaction.atomic():
+            Favourite.objects.get_or_create(user=user, image=image)
+    except IntegrityError:  # a concurrent request's twin got there first
+        pass
+
+
 def vary(*, user, image: Image) -> list[Generation]:
     """A new job with every parameter of the image but a fresh random seed.
 

@@ -23,10 +23,12 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from gallery import queries
+from gallery.forms import GalleryFilterForm, encode_cursor
 from gallery.models import Generation
 from gallery.seedream import contract
 from gallery.services import api_tokens
 from gallery.services import generation as generation_service
+from gallery.services import images as image_service
 
 MAX_BODY_BYTES = 64 * 1024
 PAGE_MAX = 100
@@ -82,8 +84,8 @@ api = NinjaAPI(
         "The gallery's JSON API. Authenticate with a personal API token "
         "(`Authorization: Bearer sg_...`, made on the API tokens page) or a browser session "
         'with its CSRF token. Errors: `{"error": {"code", "message", "field"}}`. '
-        "Lists are newest first, `limit` items a page; pass `next_cursor` as `cursor` for the "
-        "next page."
+        "Lists are newest first (images: unless `sort=oldest`), `limit` items a page; pass "
+        "`next_cursor` as `cursor` for the next page, with the same filters."
     ),
     auth=[TokenAuth(), SessionAuth()],
     parser=JsonBodyParser(),
@@ -176,11 +178,20 @@ class ImageOut(Schema):
     url: str = Field(
         ..., alias="original_url", description="presigned; lives AWS_QUERYSTRING_EXPIRE s"
     )
+    is_favourite: bool = Field(False, description="one of your favourites")
+    stack_count: int | None = Field(
+        None, description="with view=stacked: how many images of its batch the view lists"
+    )
 
 
 class ImagePage(Schema):
     items: list[ImageOut]
     next_cursor: str | None
+
+
+class FavouriteOut(Schema):
+    image_id: int
+    is_favourite: bool
 
 
 class JobOut(Schema):
@@ -268,19 +279,98 @@ class PageQuery(Schema):
     limit: int = Field(30, ge=1, le=PAGE_MAX)
 
 
+class ImageQuery(PageQuery):
+    """The grid's filters, checked by the grid's own form (gallery.forms.GalleryFilterForm)."""
+
+    q: str | None = Field(None, description="words of the prompt; a search lists flat")
+    who: str | None = Field(None, description="`mine`: only your images")
+    member: str | None = Field(None, description="only this member's images (username)")
+    model: str | None = Field(None, description="only images made with this model")
+    orientation: str | None = Field(None, description="`landscape`, `portrait` or `square`")
+    size: str | None = Field(None, description="only this WIDTHxHEIGHT")
+    date_from: str | None = Field(None, description="made on or after this day, YYYY-MM-DD (UTC)")
+    date_to: str | None = Field(None, description="made on or before this day, YYYY-MM-DD (UTC)")
+    fav: bool | None = Field(None, description="true: only your favourites")
+    watermark: str | None = Field(None, description="`on` or `off`")
+    sort: str | None = Field(None, description="`newest` (default) or `oldest`")
+    view: str | None = Field(
+        None, description="`flat` (default): every image; `stacked`: a batch as one item"
+    )
+
+
+# The form's names for what the API calls `cursor` and `limit`.
+_API_NAME = {"after": "cursor", "per_page": "limit", "__all__": None}
+
+
+def _filter_form(request, query: ImageQuery) -> GalleryFilterForm:
+    data = {name: value for name in GalleryFilterForm.FILTER_NAMES
+            if (value := getattr(query, name)) is not None}  # fmt: skip
+    data["fav"] = "on" if query.fav else ""
+    # The API lists every image unless asked to stack; the grid's form spells stacked "".
+    view = data.get("view", "flat")
+    data["view"] = "" if view == "stacked" else view
+    data.update(after=query.cursor or "", per_page=query.limit)
+    form = GalleryFilterForm(data, user=request.user)
+    if not form.is_valid():
+        name, errors = next(iter(form.errors.items()))
+        field = _API_NAME.get(name, name)
+        raise ApiError(400, "invalid_parameter", f"{field or 'query'}: {errors[0]}", field)
+    return form
+
+
 # --- Images -----------------------------------------------------------------------
 
 
 @api.get("/images", response={200: ImagePage, **ERRORS}, tags=["images"])
-def list_images(request, page: Query[PageQuery]):
-    """The team gallery as the grid shows it, newest first."""
-    return _page(queries.images_visible_to(request.user), page.cursor, page.limit)
+def list_images(request, query: Query[ImageQuery]):
+    """The team gallery with the grid's filters, sort and keyset paging.
+
+    Unlike the grid, the list is flat by default (every image, so a script sees them all);
+    `view=stacked` lists each batch once, as the grid does, with its `stack_count`. A search
+    (`q`) always lists flat, as in the grid."""
+    form = _filter_form(request, query)
+    page = queries.gallery_page(
+        request.user,
+        form.filters(),
+        per_page=form.cleaned_data["per_page"],
+        after=form.cleaned_data["after"],
+        with_favourite=True,
+    )
+    next_cursor = encode_cursor(page.older) if page.older else None
+    return {"items": page.images, "next_cursor": next_cursor}
 
 
 @api.get("/images/{image_id}", response={200: ImageOut, 404: ErrorOut, **ERRORS}, tags=["images"])
 def image_detail(request, image_id: int):
     """One image with every parameter that made it."""
-    return get_object_or_404(queries.images_visible_to(request.user), pk=image_id)
+    image = queries.image_for_page(request.user, image_id)
+    if image is None:
+        raise Http404
+    return image
+
+
+def _set_favourite(request, image_id: int, favourite: bool) -> dict:
+    image = get_object_or_404(queries.images_visible_to(request.user), pk=image_id)
+    image_service.set_favourite(user=request.user, image=image, favourite=favourite)
+    return {"image_id": image.pk, "is_favourite": favourite}
+
+
+@api.post(
+    "/images/{image_id}/favourite", response={200: FavouriteOut, 404: ErrorOut, **ERRORS},
+    tags=["images"],
+)  # fmt: skip
+def favourite_image(request, image_id: int):
+    """Make the image one of your favourites (again is fine: nothing changes)."""
+    return _set_favourite(request, image_id, True)
+
+
+@api.delete(
+    "/images/{image_id}/favourite", response={200: FavouriteOut, 404: ErrorOut, **ERRORS},
+    tags=["images"],
+)  # fmt: skip
+def unfavourite_image(request, image_id: int):
+    """Take the image out of your favourites (already out is fine: nothing changes)."""
+    return _set_favourite(request, image_id, False)
 
 
 # --- Jobs -------------------------------------------------------------------------
