@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install dev test lint format system-packages bench clean messages
+.PHONY: install dev test lint format dev-packages system-packages bench clean messages
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found: install Python 3.11+"; exit 1; }
@@ -22,7 +22,7 @@ install: $(STAMP)
 # The whole stack on 127.0.0.1 under one process manager; Ctrl-C stops it all.
 # Ports move with WEB_PORT, SEEDREAM_EMULATOR_PORT, S3_PORT and DEV_REDIS_PORT.
 # REDIS_URL set: no local Redis. SEEDREAM_BASE_URL set: the real API, no emulator.
-dev: install
+dev: install dev-packages
 	@set -e; \
 	export PATH="$(BIN):$$PATH" DEBUG="$${DEBUG:-1}"; \
 	export WEB_PORT="$${WEB_PORT:-8000}" SEEDREAM_EMULATOR_PORT="$${SEEDREAM_EMULATOR_PORT:-8090}"; \
@@ -66,17 +66,22 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Browser tests drive Debian's Chromium, and the compose test runs Debian's docker-compose
-# (1.29) where no `docker compose` plugin exists; the local SeaweedFS's gRPC certificate is made
-# with openssl. Install them when we may (root), else say so.
-system-packages:
-	@for pkg in chromium docker-compose openssl; do \
+# System packages from Debian, installed when we may (root), else named loudly: the local
+# SeaweedFS's gRPC certificate is made with openssl (make dev and the tests); browser tests drive
+# Chromium; the compose test runs Debian's docker-compose (1.29) where no `docker compose` exists.
+apt_need = for pkg in $(1); do \
 	  if command -v $$pkg >/dev/null || { [ $$pkg = docker-compose ] && docker compose version >/dev/null 2>&1; }; then :; \
 	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian's $$pkg for the tests"; \
+	    echo "installing Debian's $$pkg"; \
 	    (apt-get install -y -q $$pkg >/dev/null 2>&1 || (apt-get update -q >/dev/null && apt-get install -y -q $$pkg >/dev/null)); \
-	  else echo "*** WARNING: $$pkg is missing and cannot be installed here: its tests will be SKIPPED ***"; fi; \
+	  else echo "*** WARNING: $$pkg is missing and cannot be installed here: install it (apt-get install $$pkg) ***"; fi; \
 	done
+
+dev-packages:
+	@$(call apt_need,openssl)
+
+system-packages:
+	@$(call apt_need,openssl chromium docker-compose)
 
 bench: install
 	$(BIN)/python bench/bench_emulator.py
