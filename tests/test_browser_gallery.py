@@ -230,3 +230,34 @@ def test_gallery_pages_work_under_a_strict_content_security_policy(
     page.get_by_role("button", name="Favourite").click()
     page.locator(".favourite button[aria-pressed=true]").wait_for()
     assert violations == [], "\n".join(violations)
+
+
+def _stored_picture(owner, width: int, height: int) -> Image:
+    from io import BytesIO
+
+    from PIL import Image as Picture
+
+    from gallery.storage import put_object
+    from tests.images import make_image
+
+    image = make_image(owner, width=width, height=height)
+    buffer = BytesIO()
+    Picture.new("RGB", (width, height), "teal").save(buffer, "JPEG")
+    put_object(image.original_key, buffer.getvalue(), "image/jpeg")
+    return image
+
+
+def test_the_image_page_fits_a_tall_image_in_the_window_and_widens_a_small_one(
+    logged_in_page, live_server, alice, s3_server
+):
+    page = logged_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    tall = _stored_picture(alice, 720, 1280)
+    page.goto(f"{live_server.url}/images/{tall.pk}/")
+    box = page.locator(".viewer img").bounding_box()
+    assert box["height"] <= 800 - 9 * 16 + 1  # the window less the page's own chrome
+    small = _stored_picture(alice, 320, 180)
+    page.goto(f"{live_server.url}/images/{small.pk}/")
+    picture = page.locator(".viewer img").bounding_box()
+    frame = page.locator(".viewer").bounding_box()
+    assert picture["width"] > 0.85 * frame["width"]  # not left at 320 px in a 750 px card
