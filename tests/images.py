@@ -1,5 +1,5 @@
 """Image rows for gallery tests, made without the pipeline (S3 objects are not needed to list
-them: thumbnails are presigned locally)."""
+them: thumbnails are presigned locally), and a look into S3 for the tests that do store them."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ import itertools
 import uuid
 from datetime import timedelta
 
+from botocore.exceptions import ClientError
+from django.conf import settings
 from django.utils import timezone
 
+from gallery import storage
 from gallery.models import Generation, Image
 from gallery.search import prompt_tokens
 
 _serial = itertools.count(1)
+
+
+def stored(key: str) -> bool:
+    """Whether the test bucket holds an object under `key`."""
+    try:
+        storage.shared_s3_client().head_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+        return True
+    except ClientError:
+        return False
+
+
 MODEL = "doubao-seedream-3-0-t2i-250415"
 
 

@@ -2,23 +2,13 @@
 still points at (content-addressed keys are shared by identical bytes); failures retry."""
 
 import pytest
-from botocore.exceptions import ClientError
-from django.conf import settings
 
 from gallery import storage
 from gallery.services import images as image_service
 from gallery.tasks import purge_image_objects
-from tests.images import make_image
+from tests.images import make_image, stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def stored(key: str) -> bool:
-    try:
-        storage.shared_s3_client().head_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
-        return True
-    except ClientError:
-        return False
 
 
 @pytest.fixture

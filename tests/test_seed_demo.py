@@ -4,23 +4,13 @@ the database and S3 (large N); re-running adds, never reusing a key."""
 import io
 
 import pytest
-from botocore.exceptions import ClientError
-from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from gallery import storage
 from gallery.models import Generation, Image
 from gallery.search import _HAS_CJK
+from tests.images import stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def stored(key: str) -> bool:
-    try:
-        storage.shared_s3_client().head_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
-        return True
-    except ClientError:
-        return False
 
 
 def test_fast_path_draws_distinct_images_into_s3_and_adds_on_rerun(s3_server, alice):
