@@ -240,10 +240,10 @@ def image_for_page(user, pk: int) -> Image | None:
 
 def batches_visible_to(user) -> QuerySet:
     """One row per batch, newest first, with how many of its jobs are in each state."""
-    jobs = Generation.objects.all() if user.is_staff else Generation.objects.filter(user=user)
     active = list(Generation.ACTIVE)
     return (
-        jobs.values("batch", "user__username")
+        generations_visible_to(user)
+        .values("batch", "user__username")
         .annotate(
             created_at=Min("created_at"),
             prompt=Min("prompt"),
