@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "ninja",  # its Swagger UI assets are served from static files, not a CDN
+    "taggit",
     "gallery",
 ]
 
@@ -338,6 +339,14 @@ THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", 384)
 GATEWAY_WAIT_TIMEOUT = envfloat("GATEWAY_WAIT_TIMEOUT", 120.0)
 # Requests per minute one API token may make (gateway and JSON API together).
 API_TOKEN_RATE_LIMIT = envint("API_TOKEN_RATE_LIMIT", 60)
+
+# --- Gallery -----------------------------------------------------------------
+# Who sees a new image unless its author chooses: private, team or public.
+GALLERY_DEFAULT_VISIBILITY = env("GALLERY_DEFAULT_VISIBILITY", "team")
+if GALLERY_DEFAULT_VISIBILITY not in ("private", "team", "public"):
+    raise ImproperlyConfigured("GALLERY_DEFAULT_VISIBILITY must be private, team or public")
+# Tags are normalised (gallery/tags.py) before they are stored; taggit must not fold them again.
+TAGGIT_CASE_INSENSITIVE = False
 
 # --- Demo login (DEBUG stacks only) -----------------------------------------
 DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")

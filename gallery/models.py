@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from taggit.managers import TaggableManager
+from taggit.models import TaggedItemBase
 
 # What a member reads for each state: plain words, not the pipeline's.
 STATUS_WORDS = {
@@ -19,6 +21,19 @@ STATUS_WORDS = {
     "failed": _("Failed"),
     "canceled": _("Canceled"),
 }
+
+
+class Visibility(models.TextChoices):
+    """Who sees an image: its author (and staff), every member, or also the public showcase."""
+
+    PRIVATE = "private", _("Private")
+    TEAM = "team", _("Team")
+    PUBLIC = "public", _("Public")
+
+
+def default_visibility() -> str:
+    """The site's default for new images (GALLERY_DEFAULT_VISIBILITY, "team" unless set)."""
+    return settings.GALLERY_DEFAULT_VISIBILITY
 
 
 class Generation(models.Model):
@@ -55,6 +70,10 @@ class Generation(models.Model):
     seed_was_random = models.BooleanField(default=False)
     guidance_scale = models.FloatField()
     watermark = models.BooleanField(default=False)
+    # The visibility the image gets when it lands in the gallery.
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=default_visibility
+    )
 
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     status_changed_at = models.DateTimeField(default=timezone.now)
@@ -201,9 +220,19 @@ class Image(models.Model):
     dominant_color = models.CharField(max_length=7, default="#cccccc")
 
     is_hidden = models.BooleanField(default=False)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=default_visibility
+    )
+    tags = TaggableManager(through="ImageTag", blank=True, related_name="images")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=["private", "team", "public"]),
+                name="image_visibility_valid",
+            ),
+        ]
         indexes = [
             # Keyset pagination: the gallery walks (created_at, id) in either direction.
             models.Index(fields=["created_at", "id"], name="image_keyset_idx"),
@@ -256,6 +285,102 @@ class Image(models.Model):
         from gallery.storage import presigned_url
 
         return presigned_url(self.original_key, download_name=self.download_name)
+
+
+class ImageTag(TaggedItemBase):
+    """An image's tag (django-taggit, with a real foreign key instead of a generic one, so the
+    tag filter is a plain join). Tag names are normalised by gallery.tags.normalise_tag."""
+
+    content_object = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="tagged")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["content_object", "tag"], name="image_tag_once")
+        ]
+        indexes = [models.Index(fields=["tag", "content_object"], name="image_tag_by_tag_idx")]
+
+
+class Collection(models.Model):
+    """An album: images grouped by hand. It belongs to its creator; a team collection is seen by
+    every member, and others may add to it only when the creator allows it."""
+
+    class Visibility(models.TextChoices):
+        PRIVATE = "private", _("Private")
+        TEAM = "team", _("Team")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="collections"
+    )
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default="team")
+    team_can_add = models.BooleanField(default=False)
+    # None: the newest image added is the cover.
+    cover = models.ForeignKey(
+        Image, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    images = models.ManyToManyField(Image, through="CollectionItem", related_name="collections")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(visibility__in=["private", "team"]), name="collection_visibility_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("gallery:collection", args=[self.pk])
+
+
+class CollectionItem(models.Model):
+    """An image in a collection, with when (and by whom) it was added: the collection's order."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="items")
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="collection_items")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    added_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "image"], name="collection_item_once")
+        ]
+        indexes = [
+            models.Index(fields=["collection", "added_at", "id"], name="collection_order_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"Image {self.image_id} in collection {self.collection_id}"
+
+
+class SavedSearch(models.Model):
+    """A gallery view (its query string: filters, search, sort) kept under a name: a smart
+    collection in the navigation that is always up to date."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name = models.CharField(max_length=100)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="saved_search_name_once")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Favourite(models.Model):
@@ -331,3 +456,176 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> generation {self.generation_id}"
+
+
+class MemberProfile(models.Model):
+    """A member's own choices that are not Django's: today, whether their public images may
+    appear on the public showcase (/explore/)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="gallery_profile"
+    )
+    show_on_explore = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"
+
+
+class ShareLink(models.Model):
+    """A public link to one image or one collection (/s/<token>/). Only the token's SHA-256 is
+    kept, so a database dump alone does not reveal live links."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links"
+    )
+    image = models.ForeignKey(
+        Image, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, null=True, blank=True, related_name="share_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: never
+    password_hash = models.CharField(max_length=128, blank=True)  # Django's hashers; "": none
+    allow_download = models.BooleanField(default=False)
+    show_prompt = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Flushed from Redis counters by a periodic task, not written on every view.
+    view_count = models.PositiveIntegerField(default=0)
+    last_viewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(image__isnull=False) & Q(collection__isnull=True))
+                | (Q(image__isnull=True) & Q(collection__isnull=False)),
+                name="share_link_one_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"Share link {self.pk}"
+
+
+class Report(models.Model):
+    """A complaint about an image, from a visitor of a public page or from a member. The
+    reporter is never shown to the author."""
+
+    class Reason(models.TextChoices):
+        ILLEGAL = "illegal", _("Illegal")
+        SEXUAL = "sexual", _("Sexual")
+        VIOLENT = "violent", _("Violent")
+        HATEFUL = "hateful", _("Hateful")
+        INFRINGING = "infringing", _("Infringing")
+        SPAM = "spam", _("Spam")
+        OTHER = "other", _("Other")
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    details = models.TextField(blank=True)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    share_link = models.ForeignKey(
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set when staff act on the image (approve, hide, delete): the report leaves the queue.
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=12, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["image", "resolved_at"], name="report_open_idx")]
+
+    def __str__(self) -> str:
+        return f"Report of image {self.image_id}: {self.reason}"
+
+
+class ModerationEventQuerySet(models.QuerySet):
+    """The audit log is append-only: no bulk update or delete either."""
+
+    def update(self, **kwargs):
+        raise PermissionError("ModerationEvent rows cannot be changed")
+
+    def delete(self):
+        raise PermissionError("ModerationEvent rows cannot be deleted")
+
+
+class ModerationEvent(models.Model):
+    """One staff action: who, what, on which objects, when and why. Append-only."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150)  # kept when the actor's account is gone
+    action = models.CharField(max_length=30)
+    # [{"type": "image", "id": 12, "label": "..."}, ...]
+    targets = models.JSONField(default=list)
+    reason = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = ModerationEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name}: {self.action} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise PermissionError("ModerationEvent rows cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("ModerationEvent rows cannot be deleted")
+
+
+class PromptRule(models.Model):
+    """A blocklist entry, checked before the provider is called. A word matches Latin text
+    case-insensitively on word boundaries and CJK text as a substring; a regex is searched."""
+
+    class Kind(models.TextChoices):
+        WORD = "word", _("Word or phrase")
+        REGEX = "regex", _("Regular expression")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.WORD)
+    pattern = models.CharField(max_length=500)
+    note = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pattern", "id"]
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+class BlockedPrompt(models.Model):
+    """A prompt the blocklist refused: logged for staff (who, when, which rule)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocked_prompts"
+    )
+    prompt = models.TextField()
+    rule = models.ForeignKey(
+        PromptRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="hits"
+    )
+    rule_pattern = models.CharField(max_length=500)  # as it was when it matched
+    source = models.CharField(max_length=10)  # form, gateway, api
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Blocked prompt of {self.user} ({self.rule_pattern})"

@@ -9,15 +9,35 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 
 from gallery import search
-from gallery.models import Favourite, Generation, Image
+from gallery.models import Collection, Favourite, Generation, Image, Visibility
 
 JOBS_PAGE_SIZE = 50
 
 
 def visible_images_rule(user) -> Q:
-    """The one visibility rule: which images a member may see. Today every member sees every
-    image that moderation has not hidden; private images will narrow it here."""
-    return Q(is_hidden=False)
+    """The one visibility rule: which images a member may see. Nobody sees what moderation
+    hid here; a private image only its author and staff (team and public images: everyone)."""
+    rule = Q(is_hidden=False)
+    if user.is_staff:
+        return rule
+    return rule & (~Q(visibility=Visibility.PRIVATE) | Q(owner=user))
+
+
+def collections_visible_to(user) -> QuerySet[Collection]:
+    """A member's own collections and every team collection."""
+    if not user.is_authenticated:
+        return Collection.objects.none()
+    return Collection.objects.filter(Q(owner=user) | Q(visibility=Collection.Visibility.TEAM))
+
+
+def collections_addable_by(user) -> QuerySet[Collection]:
+    """The collections a member may add images to (and take them out of): their own, and team
+    collections whose creator let the team add."""
+    if not user.is_authenticated:
+        return Collection.objects.none()
+    return Collection.objects.filter(
+        Q(owner=user) | Q(visibility=Collection.Visibility.TEAM, team_can_add=True)
+    )
 
 
 def images_visible_to(user, *, filters: GalleryFilters | None = None) -> QuerySet[Image]:

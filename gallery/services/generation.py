@@ -635,7 +635,10 @@ def _ingest(generation: Generation) -> RunOutcome:
             )
             if finished:
                 Image.objects.create(
-                    generation=generation, owner_id=generation.user_id, **stored.fields
+                    generation=generation,
+                    owner_id=generation.user_id,
+                    visibility=generation.visibility,
+                    **stored.fields,
                 )
                 generation_finished(generation.pk)
             stored.wait_stored()  # an upload that failed rolls the row back
