@@ -23,6 +23,15 @@ def visible_images_rule(user) -> Q:
     return rule & (~Q(visibility=Visibility.PRIVATE) | Q(owner=user))
 
 
+def images_changeable_by(user) -> QuerySet[Image]:
+    """The images a member may change (tags, visibility, delete): their own, or any for staff.
+    A teammate's image they can see but not change answers 403; one they cannot see, 404."""
+    if not user.is_authenticated:
+        return Image.objects.none()
+    images = Image.objects.filter(visible_images_rule(user))
+    return images if user.is_staff else images.filter(owner=user)
+
+
 def collections_visible_to(user) -> QuerySet[Collection]:
     """A member's own collections and every team collection."""
     if not user.is_authenticated:
