@@ -222,6 +222,24 @@ def test_jobs_list_shows_only_your_own(api, alice, bob):
     assert [job["id"] for job in api.get("/api/jobs").json()["items"]] == [mine.pk]
 
 
+def test_jobs_are_paged_by_a_signed_cursor(api, alice):
+    jobs = [make_generation(alice) for _ in range(3)]
+    first = api.get("/api/jobs", {"limit": 2}).json()
+    second = api.get("/api/jobs", {"limit": 2, "cursor": first["next_cursor"]}).json()
+    seen = [job["id"] for job in first["items"] + second["items"]]
+    assert seen == [job.pk for job in reversed(jobs)]
+    assert second["next_cursor"] is None
+    # A cursor edited to point elsewhere (here: one made without the site's key) is refused.
+    forged = first["next_cursor"].replace(first["next_cursor"][-3:], "AAA")
+    assert_api_error(api.get("/api/jobs", {"cursor": forged}), 400, "invalid_parameter", "cursor")
+    assert_api_error(
+        api.get("/api/jobs", {"cursor": "MjAyNi0wMS0wMVQwMDowMDowMCswMDowMHwx"}),
+        400,
+        "invalid_parameter",
+        "cursor",
+    )
+
+
 def test_cancel_a_queued_job_then_not_again(api, alice):
     job = make_generation(alice)
     response = api.post(f"/api/jobs/{job.pk}/cancel")
