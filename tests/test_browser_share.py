@@ -175,3 +175,22 @@ def test_the_public_page_fits_a_phone(browser, live_server, alice):
     phone.get_by_label("Reason").wait_for()
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     context.close()
+
+
+def test_the_share_form_and_my_links_fit_a_phone(logged_in_page, live_server, alice):
+    from tests.share_helpers import share
+
+    page = logged_in_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    image = stored_image_of(alice, prompt="A porcelain fox in morning fog, " * 8)
+    share(alice, image=image, label="A long label for a very particular client " * 3)
+    share(alice, collection=collection_of(alice, [image], name="Trip"), password="pw-123456")
+    for path in (f"/share/new/?image={image.pk}", "/links/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, path
+    assert page.get_by_role("button", name="Revoke").first.is_visible()
+    shots = os.environ.get("SHARE_SCREENSHOT_DIR")
+    if shots:
+        page.screenshot(path=f"{shots}/links-390.png", full_page=True)

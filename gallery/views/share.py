@@ -86,10 +86,9 @@ def share_new(request):
             response = render(request, "gallery/share/created.html", context)
             patch_cache_control(response, private=True, no_store=True)
             return response
-    template = "gallery/share/form_partial.html" if _htmx(request) else "gallery/share/new.html"
     context = {"form": form, "image": image, "collection": collection, "nav": "links"}
     status = 400 if request.method == "POST" else 200
-    return render(request, template, context, status=status)
+    return render(request, "gallery/share/new.html", context, status=status)
 
 
 @require_safe
