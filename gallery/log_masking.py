@@ -35,8 +35,10 @@ class ShareTokenFilter(logging.Filter):
         args = record.args
         if isinstance(args, tuple):
             record.args = tuple(_masked(arg) for arg in args)
-        elif isinstance(args, dict):
-            record.args = {key: _masked(value) for key, value in args.items()}
+        elif isinstance(args, dict):  # in place: gunicorn's atoms are a dict subclass
+            for key, value in list(args.items()):
+                if isinstance(value, str | bytes):
+                    args[key] = _masked(value)
         request = getattr(record, "request", None)  # django.request's 404 and 500 records
         if request is not None and "/s/" in getattr(request, "path", ""):
             record.request = None

@@ -107,3 +107,12 @@ def test_a_collection_pages_urls_stop_after_a_revoke(alice):
     assert visitor.get(f"/s/{token}/i/{images[1].sha256}/").status_code == 404
     for url in urls:
         stops_within(url, LIFETIME + 1.5)
+
+
+def test_a_preview_whose_thumbnail_is_gone_is_the_neutral_404(alice):
+    from gallery.storage import delete_object
+
+    image = stored_image_of(alice)
+    _, token = share(alice, image=image)
+    delete_object(image.thumbnail_key)
+    assert Client().get(f"/s/{token}/preview.jpg").status_code == 404

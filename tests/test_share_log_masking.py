@@ -73,3 +73,18 @@ def test_the_settings_put_the_filter_on_the_console_handler():
     assert (
         settings.LOGGING["filters"]["share_tokens"]["()"] == "gallery.log_masking.ShareTokenFilter"
     )
+
+
+def test_gunicorns_own_atoms_keep_their_type_when_masked():
+    from gunicorn.glogging import SafeAtoms
+
+    atoms = SafeAtoms(
+        {"r": f"GET /s/{TOKEN}/ HTTP/1.1", "f": f"https://x.test/s/{TOKEN}/", "s": 200}
+    )
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, "", 0, "%(r)s %(f)s %({x-y}i)s", None, None
+    )
+    record.args = atoms
+    ShareTokenFilter().filter(record)
+    assert record.args is atoms
+    assert record.getMessage() == "GET /s/[token]/ HTTP/1.1 https://x.test/s/[token]/ -"

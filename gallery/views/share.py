@@ -5,6 +5,7 @@ every public path goes through it, and every failure answers the same neutral 40
 from __future__ import annotations
 
 import segno
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -340,7 +341,11 @@ def share_preview(request, token: str):
     cover = queries.shared_cover(link) if link and not link.password_hash else None
     if cover is None:
         return _missing(request)
-    response = HttpResponse(sharing.preview_jpeg(cover), content_type="image/jpeg")
+    try:
+        picture = sharing.preview_jpeg(cover)
+    except ClientError:  # the object is gone (an image being deleted): nothing to show
+        return _missing(request)
+    response = HttpResponse(picture, content_type="image/jpeg")
     response["Referrer-Policy"] = "no-referrer"
     patch_cache_control(response, private=True, max_age=300)
     return response
