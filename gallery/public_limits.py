@@ -13,11 +13,21 @@ from gallery.login_throttle import client_ip
 
 
 class RedisUrlCache(RedisCache):
-    """Django's Redis cache at REDIS_URL as it is when the cache is first used (tests and
-    the dev stack set it after the settings module is read)."""
+    """Django's Redis cache at REDIS_URL as it is now, not when the settings module was read
+    (the test services and the dev stack set it later; a per-thread cache object made before
+    would otherwise count in another Redis)."""
 
     def __init__(self, server, params):
         super().__init__(settings.REDIS_URL, params)
+
+    @property
+    def _cache(self):
+        url = settings.REDIS_URL
+        if self.__dict__.get("_client_url") != url:
+            self._servers = [url]
+            self.__dict__["_client"] = self._class(self._servers, **self._options)
+            self.__dict__["_client_url"] = url
+        return self.__dict__["_client"]
 
 
 def client_key(group: str, request: HttpRequest) -> str:

@@ -65,3 +65,13 @@ def stored_image_of(owner, *, size=(64, 48), colour=(200, 80, 40), **fields):
         PillowImage.new("RGB", size, colour).save(out, kind)
         put_object(key, out.getvalue(), content_type)
     return image
+
+
+def fresh_counters() -> None:
+    """Forget every rate-limit and view counter: each test starts as a new visitor."""
+    from django.core.cache import caches
+
+    from gallery.redis_connection import sync_client
+
+    sync_client().flushdb()
+    caches["ratelimit"].clear()

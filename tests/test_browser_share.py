@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.fixtures.browser import CSP_LISTENER
-from tests.share_helpers import collection_of, stored_image_of
+from tests.share_helpers import collection_of, fresh_counters, stored_image_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,9 +19,7 @@ PASSWORD = "client-review-42"
 
 @pytest.fixture(autouse=True)
 def _short_lifetime(settings, redis_url, s3_server):
-    from gallery.redis_connection import sync_client
-
-    sync_client().flushdb()
+    fresh_counters()
     settings.SHARE_URL_LIFETIME = LIFETIME
 
 

@@ -7,16 +7,14 @@ import pytest
 from django.test import Client
 
 from gallery.models import MemberProfile, Report
-from tests.share_helpers import image_of
+from tests.share_helpers import fresh_counters, image_of
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _clean_redis(redis_url, settings):
-    from gallery.redis_connection import sync_client
-
-    sync_client().flushdb()
+    fresh_counters()
     settings.GALLERY_EXPLORE_ENABLED = True
 
 

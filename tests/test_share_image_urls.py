@@ -16,7 +16,7 @@ from PIL import Image as PillowImage
 
 from gallery.models import ShareLink
 from gallery.services import sharing
-from tests.share_helpers import collection_of, share, stored_image_of
+from tests.share_helpers import collection_of, fresh_counters, share, stored_image_of
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,7 @@ LIFETIME = 4  # seconds: signed per one-second window, so each URL lives 3 to 4 
 
 @pytest.fixture(autouse=True)
 def _short_lifetime(settings, redis_url, s3_server):
-    from gallery.redis_connection import sync_client
-
-    sync_client().flushdb()
+    fresh_counters()
     settings.SHARE_URL_LIFETIME = LIFETIME
 
 

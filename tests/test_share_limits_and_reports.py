@@ -6,16 +6,14 @@ from django.test import Client
 
 from gallery.models import Report
 from gallery.services import sharing
-from tests.share_helpers import collection_of, image_of, share, without_noise
+from tests.share_helpers import collection_of, fresh_counters, image_of, share, without_noise
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _clean_redis(redis_url):
-    from gallery.redis_connection import sync_client
-
-    sync_client().flushdb()
+    fresh_counters()
 
 
 def test_page_views_over_the_limit_get_the_friendly_429(alice, settings):
@@ -111,3 +109,15 @@ def test_reports_are_rate_limited_per_address(alice, settings):
     ]
     assert codes == [200, 200, 429]
     assert Report.objects.count() == 2
+
+
+def test_the_limit_cache_counts_in_the_redis_redis_url_names_now(settings, redis_url):
+    from django.core.cache import caches
+
+    cache = caches["ratelimit"]
+    cache.set("probe", 1)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    with pytest.raises(Exception, match="Connect|connect"):
+        cache.get("probe")
+    settings.REDIS_URL = redis_url
+    assert cache.get("probe") == 1

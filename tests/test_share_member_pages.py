@@ -9,16 +9,14 @@ from django.utils import timezone
 
 from gallery.models import MemberProfile, ShareLink
 from gallery.services import sharing
-from tests.share_helpers import collection_of, image_of, share
+from tests.share_helpers import collection_of, fresh_counters, image_of, share
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
 def _clean_redis(redis_url):
-    from gallery.redis_connection import sync_client
-
-    sync_client().flushdb()
+    fresh_counters()
 
 
 def form(**fields):
