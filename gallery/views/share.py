@@ -245,6 +245,8 @@ def share_page(request, token: str):
     context = {"link": link, "token": token, "report_form": PublicReportForm()}
     if link.image_id:
         image = queries.shared_images(link).first()
+        if image is None:  # hidden or deleted since the link was resolved
+            return _missing(request)
         context |= {"image": _with_urls([image])[0], **_card(request, link, token, image)}
         return _public(render(request, "gallery/share/image_page.html", context))
     page = queries.shared_collection_page(link, per_page=PUBLIC_PAGE_SIZE, after=after)
