@@ -345,6 +345,11 @@ API_TOKEN_RATE_LIMIT = envint("API_TOKEN_RATE_LIMIT", 60)
 GALLERY_DEFAULT_VISIBILITY = env("GALLERY_DEFAULT_VISIBILITY", "team")
 if GALLERY_DEFAULT_VISIBILITY not in ("private", "team", "public"):
     raise ImproperlyConfigured("GALLERY_DEFAULT_VISIBILITY must be private, team or public")
+# Most images one bulk action (tag, collect, visibility, delete, ZIP) takes at once: ten full
+# grid pages. A bigger selection is refused whole (400), never cut short.
+GALLERY_BULK_MAX_IDS = envint("GALLERY_BULK_MAX_IDS", 1000)
+if GALLERY_BULK_MAX_IDS < 1:
+    raise ImproperlyConfigured("GALLERY_BULK_MAX_IDS must be at least 1")
 # Tags are normalised (gallery/tags.py) before they are stored; taggit must not fold them again.
 TAGGIT_CASE_INSENSITIVE = False
 

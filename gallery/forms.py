@@ -13,7 +13,7 @@ from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from gallery import search
-from gallery.models import Generation
+from gallery.models import Generation, Visibility
 from gallery.seedream import contract
 
 # Ratios people know by name; 7:3 is what screens and films call 21:9.
@@ -52,12 +52,19 @@ class GenerationForm(forms.Form):
     )
     model = forms.ChoiceField(label=_("Model"))
     variations = forms.IntegerField(label=_("Variations"), initial=1)
+    visibility = forms.ChoiceField(
+        label=_("Visibility"),
+        choices=Visibility.choices,
+        required=False,  # absent (an older form, a script): the gallery's default
+        help_text=_("Private: only you and staff. Team: every member. Public: may be shown."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         models = settings.SEEDREAM_ALLOWED_MODELS
         self.fields["model"].choices = [(m, m) for m in models]
         self.fields["model"].initial = settings.SEEDREAM_MODEL
+        self.fields["visibility"].initial = settings.GALLERY_DEFAULT_VISIBILITY
         maximum = settings.GENERATION_MAX_VARIATIONS
         self.fields["variations"].widget.attrs.update(min=1, max=maximum)
         self.fields["variations"].help_text = _("1–%(max)d images, each with its own seed.") % {
@@ -166,6 +173,7 @@ def settings_of(generation: Generation, *, variations: int, with_prompt: bool) -
         "guidance_scale": generation.guidance_scale,
         "watermark": generation.watermark,
         "variations": min(max(1, variations), settings.GENERATION_MAX_VARIATIONS),
+        "visibility": generation.visibility,
     }
     if generation.model in settings.SEEDREAM_ALLOWED_MODELS:
         initial["model"] = generation.model

@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 
 from gallery import search
-from gallery.models import Collection, Favourite, Generation, Image, Visibility
+from gallery.models import Collection, Favourite, Generation, Image, ImageTag, Visibility
 
 JOBS_PAGE_SIZE = 50
 
@@ -57,6 +57,23 @@ def images_visible_to(user, *, filters: GalleryFilters | None = None) -> QuerySe
     if filters is not None:
         images = images.filter(filters.condition(user))
     return images
+
+
+def images_by_ids(user, ids: list[int]) -> list[Image]:
+    """The images of a bulk selection the member may see, in the order asked, in one query.
+    Fewer than asked means some id is not theirs to see: the caller refuses the whole."""
+    order = {pk: n for n, pk in enumerate(ids)}
+    images = list(images_visible_to(user).filter(pk__in=ids))
+    return sorted(images, key=lambda image: order[image.pk])
+
+
+def tag_names_of(images: list[Image]) -> dict[int, list[str]]:
+    """Each image's tag names, for a whole selection in one query."""
+    names: dict[int, list[str]] = {}
+    rows = ImageTag.objects.filter(content_object__in=[image.pk for image in images])
+    for image_id, name in rows.values_list("content_object_id", "tag__name"):
+        names.setdefault(image_id, []).append(name)
+    return names
 
 
 def hidden_image_of(user, pk: int) -> bool:

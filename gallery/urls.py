@@ -1,12 +1,14 @@
 from django.urls import path
 
-from gallery.views import account, api_tokens, browse, generate, jobs
+from gallery.views import account, api_tokens, browse, bulk, generate, jobs
 
 app_name = "gallery"
 
 urlpatterns = [
     path("", browse.home, name="home"),
     path("images/<int:pk>/", browse.image_detail, name="image"),
+    path("images/bulk/", bulk.bulk, name="images_bulk"),
+    path("images/<int:pk>/visibility/", browse.visibility, name="image_visibility"),
     path("images/<int:pk>/lightbox/", browse.lightbox, name="image_lightbox"),
     path("images/<int:pk>/download/", browse.download, name="image_download"),
     path("images/<int:pk>/favourite/", browse.favourite, name="image_favourite"),

@@ -32,7 +32,7 @@ def gallery(s3_server, alice):
 
 
 def tiles(page):
-    return page.locator("#grid a.tile")
+    return page.locator("#grid .tile")
 
 
 def test_search_open_remix_and_vary(logged_in_page, live_server, gallery):

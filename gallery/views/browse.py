@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from gallery import queries
 from gallery.forms import DEFAULT_PER_PAGE, GalleryFilterForm, encode_cursor
+from gallery.models import Visibility
 from gallery.seedream.contract import model_label
 from gallery.services import generation as generation_service
 from gallery.services import images as image_service
@@ -82,6 +84,7 @@ def image_detail(request, pk: int):
         "list_query": list_query,
         "gallery_url": reverse("gallery:home") + (f"?{list_query}" if list_query else ""),
         "can_delete": image_service.can_delete(request.user, image),
+        "visibility_choices": Visibility.choices,
         "owns_batch": generation is not None and generation.user_id == request.user.pk,
         "nav": "gallery",
     }
@@ -123,6 +126,33 @@ def vary(request, pk: int):
         messages.error(request, exc.message)
         return redirect("gallery:image", pk=pk)
     return redirect("gallery:batch", batch=rows[0].batch)
+
+
+@login_required
+@require_POST
+def visibility(request, pk: int):
+    """Who sees the image: its author or staff choose Private, Team or Public (403 for a
+    teammate's image they can see, 404 for one they cannot)."""
+    image = _image_or_404(request, pk)
+    if not image_service.can_change(request.user, image):
+        raise PermissionDenied(_("Only the image's author or staff may change who sees it."))
+    value = request.POST.get("visibility", "")
+    context = {"image": image, "visibility_choices": Visibility.choices}
+    if value not in Visibility.values:
+        context["visibility_error"] = _("Choose Private, Team or Public.")
+        status = 400
+    else:
+        image_service.set_visibility(user=request.user, images=[image], visibility=value)
+        image.visibility = value
+        context["visibility_saved"] = True
+        status = 200
+    if request.headers.get("HX-Request"):
+        return render(request, "gallery/partials/visibility_control.html", context, status=status)
+    if status == 400:
+        messages.error(request, context["visibility_error"])
+    else:
+        messages.success(request, _("Visibility saved."))
+    return redirect("gallery:image", pk=pk)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
