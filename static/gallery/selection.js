@@ -46,7 +46,7 @@
     // the reason it was refused), so the browser handles downloads and history itself.
     const temp = document.createElement("form");
     temp.method = "post";
-    temp.action = form().action;
+    temp.action = form().getAttribute("action");  // .action is the buttons named "action"
     temp.hidden = true;
     for (const [name, value] of data.entries()) {
       const input = document.createElement("input");
@@ -71,7 +71,7 @@
     data.set("action", action);
     if (action === "download") { say(""); post(data); return; }
     say("");
-    const response = await fetch(bar.action, {
+    const response = await fetch(bar.getAttribute("action"), {
       method: "POST", body: data, credentials: "same-origin",
       headers: { Accept: "application/json", "X-CSRFToken": data.get("csrfmiddlewaretoken") },
     });
