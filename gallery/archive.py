@@ -8,8 +8,10 @@ sidecar beside it with what made it (prompt, seed, size, model, guidance, create
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
+import threading
 import zipfile
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -128,17 +130,46 @@ def pieces(archive: Iterable[bytes]) -> Iterator[bytes]:
         yield b"".join(buffer)
 
 
-async def pieces_async(archive: Iterable[bytes]) -> AsyncIterator[bytes]:
-    """The same pieces for an ASGI server: Django would otherwise read a sync iterator into
-    one list before sending a byte. The blocking S3 reads run in a worker thread, one piece
-    at a time, so memory holds one piece whatever the archive's size."""
-    iterator = pieces(archive)
+async def pieces_async(archive: Iterable[bytes], *, ahead: int = 4) -> AsyncIterator[bytes]:
+    """The same pieces for an ASGI server, which would otherwise read a sync iterator into one
+    list before sending a byte. A producer thread reads S3 and builds pieces while the event
+    loop sends the ones before: at most `ahead` pieces wait, so memory stays flat whatever
+    the archive's size, and reading overlaps sending."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue = asyncio.Queue(maxsize=ahead)
+    stop = threading.Event()
     done = object()
-    try:
-        while (piece := await asyncio.to_thread(next, iterator, done)) is not done:
-            yield piece
-    finally:
+
+    def put(item) -> bool:
+        future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        while True:
+            try:
+                future.result(timeout=0.5)
+                return True
+            except concurrent.futures.TimeoutError:
+                if stop.is_set():  # the client has gone: nobody will take it
+                    future.cancel()
+                    return False
+
+    def produce() -> None:
+        iterator = pieces(archive)
         try:
-            iterator.close()  # a client gone mid-download: close the S3 body being read
-        except ValueError:  # still running in its thread: it ends with that read
-            pass
+            for piece in iterator:
+                if not put(piece):
+                    return
+            put(done)
+        except Exception as exc:  # the consumer raises it in the request's own task
+            if not stop.is_set():
+                put(exc)
+        finally:
+            iterator.close()  # closes the S3 body being read, if any
+
+    producer = threading.Thread(target=produce, name="zip-producer", daemon=True)
+    producer.start()
+    try:
+        while (item := await queue.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()

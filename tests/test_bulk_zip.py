@@ -150,3 +150,23 @@ def test_tags_of_every_image_come_in_one_query(alice, django_assert_num_queries)
         image.pk: ["one", "two"] for image in images[:3]
     }
     assert ImageTag.objects.count() == 6
+
+
+def test_a_client_gone_mid_download_stops_the_reading_thread(s3_server, alice):
+    import threading
+    import time
+
+    images = [stored_image(alice, bytes(600_000), prompt=f"big {n}") for n in range(6)]
+    stream = archive.zip_stream(archive.entries_for(images, {}))
+
+    async def take_one_and_hang_up():
+        pieces = archive.pieces_async(stream)
+        first = await pieces.__anext__()
+        await pieces.aclose()
+        return first
+
+    assert in_own_thread(asyncio.run, take_one_and_hang_up())
+    deadline = time.monotonic() + 5
+    while any(t.name == "zip-producer" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the producer thread kept reading"
+        time.sleep(0.05)
