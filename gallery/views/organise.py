@@ -283,7 +283,10 @@ def _clean_saved_query(raw: str, user) -> str:
 
     if len(raw) > SavedSearch._meta.get_field("query").max_length:
         raise ValidationError(_("That search is too long to save."))
-    form = GalleryFilterForm(QueryDict(raw.lstrip("?")), user=user)
+    data = QueryDict(raw.lstrip("?"), mutable=True)
+    for paging in ("after", "before", "per_page"):  # a saved search starts at the top
+        data.pop(paging, None)
+    form = GalleryFilterForm(data, user=user)
     if not form.is_valid():
         raise ValidationError(_("That gallery view has a value we cannot use."))
     return urlencode(form.pairs())
