@@ -195,6 +195,7 @@ def collection_page(request, pk: int):
         fixed=[("collection", str(collection.pk))],
         defaults={"sort": "added"},
         extra={"collection": collection, "is_owner": collection.owner_id == request.user.pk},
+        nav="collections",
     )
 
 
