@@ -228,3 +228,37 @@ def test_a_collection_page_of_many_takes_a_constant_number_of_queries(
         with django_assert_num_queries(7):
             response = alice_client.get(f"/collections/{album.pk}/")
         assert len(tile_ids(response)) == min(rows, 48)
+
+
+def test_unknown_collections_are_404_on_every_collection_url(alice_client, alice):
+    image = make_image(alice)
+    for url in (
+        "/collections/999999/edit/",
+        "/collections/999999/delete/",
+        f"/collections/{2**63}/edit/",
+    ):
+        assert alice_client.get(url).status_code == 404, url
+        assert alice_client.post(url, {"name": "x"}).status_code == 404, url
+    assert (
+        alice_client.post(
+            f"/images/{image.pk}/collections/", {"collection": 0, "action": "add"}
+        ).status_code
+        == 404
+    )
+
+
+def test_the_creator_goes_back_to_the_newest_image_as_cover(alice_client, alice):
+    album = collection_service.create_collection(alice, "Mine")
+    older, newer = make_image(alice), make_image(alice)
+    collection_service.add_images(alice, album, [older])
+    collection_service.add_images(alice, album, [newer])
+    collection_service.set_cover(alice, album, older)
+    assert older.thumbnail_key in alice_client.get("/collections/").content.decode()
+    response = alice_client.post(
+        f"/collections/{album.pk}/edit/", {"name": "Mine", "cover": "newest"}
+    )
+    assert response.status_code == 302
+    album.refresh_from_db()
+    assert album.cover is None
+    html = alice_client.get("/collections/").content.decode()
+    assert newer.thumbnail_key in html and older.thumbnail_key not in html
