@@ -184,6 +184,30 @@ def settings_of(generation: Generation, *, variations: int, with_prompt: bool) -
     return initial
 
 
+MAX_TAG_FILTERS = 10
+
+
+class TagListField(forms.Field):
+    """Repeated `tag=` values: each normalised, empty ones ignored, duplicates dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> tuple[str, ...]:
+        from gallery.tags import normalise_tag
+
+        raw = [v for v in (value or []) if isinstance(v, str) and v.strip()]
+        names: list[str] = []
+        for item in raw:
+            name = normalise_tag(item)
+            if name not in names:
+                names.append(name)
+        if len(names) > MAX_TAG_FILTERS:
+            raise forms.ValidationError(
+                _("Filter by at most %(max)d tags.") % {"max": MAX_TAG_FILTERS}
+            )
+        return tuple(names)
+
+
 class GalleryFilterForm(forms.Form):
     """The gallery's query string: every filter, the sort, the page size and the cursor.
 
@@ -220,8 +244,14 @@ class GalleryFilterForm(forms.Form):
     sort = forms.ChoiceField(
         label=_("Sort"),
         required=False,
-        choices=[("newest", _("Newest first")), ("oldest", _("Oldest first"))],
+        choices=[
+            ("newest", _("Newest first")),
+            ("oldest", _("Oldest first")),
+            ("added", _("Recently added")),
+        ],
     )
+    tag = TagListField(label=_("Tag"), required=False)
+    collection = forms.IntegerField(label=_("Collection"), required=False, min_value=1)
     view = forms.ChoiceField(
         label=_("Show"),
         required=False,
@@ -232,11 +262,14 @@ class GalleryFilterForm(forms.Form):
     before = forms.CharField(required=False, max_length=200)
 
     FILTER_NAMES = ("q", "who", "member", "model", "orientation", "size", "date_from",
-                    "date_to", "fav", "watermark", "sort", "view")  # fmt: skip
+                    "date_to", "fav", "watermark", "sort", "view", "tag", "collection")  # fmt: skip
+    MULTIPLE = ("tag",)
 
     def __init__(self, data, *, user=None, **kwargs):
         super().__init__(data, **kwargs)
         self.user = user
+        if not self.data.get("collection"):  # "Recently added" is a collection's order
+            self.fields["sort"].choices = self.fields["sort"].choices[:2]
         self.fields["model"].widget = forms.Select(
             choices=[("", _("Any model"))] + [(m, contract.model_label(m)) for m in known_models()]
         )
@@ -265,6 +298,18 @@ class GalleryFilterForm(forms.Form):
         except contract.ParameterError:
             raise forms.ValidationError(_("Size must look like 1024x768.")) from None
         return width, height
+
+    def clean_collection(self) -> int | None:
+        from gallery.queries import collections_visible_to
+
+        pk = self.cleaned_data["collection"]
+        self.collection_object = None
+        if pk is None:
+            return None
+        self.collection_object = collections_visible_to(self.user).filter(pk=pk).first()
+        if self.collection_object is None:
+            raise forms.ValidationError(_("There is no such collection."))
+        return pk
 
     def clean_per_page(self) -> int:
         value = self.cleaned_data["per_page"]
@@ -308,7 +353,23 @@ class GalleryFilterForm(forms.Form):
             watermark={"on": True, "off": False}.get(data["watermark"]),
             sort=data["sort"] or "newest",
             flat=data["view"] == "flat",
+            tags=data["tag"],
+            collection=data["collection"],
         )
+
+    def pairs(self, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        """The view's filters as query-string pairs (repeated tags included), without paging."""
+        pairs = []
+        for name in self.FILTER_NAMES:
+            if name in skip:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else []
+            if not hasattr(self.data, "getlist"):
+                values = [self.data.get(name)]
+            if name not in self.MULTIPLE:
+                values = values[-1:]
+            pairs.extend((name, v) for v in values if v not in (None, ""))
+        return pairs
 
 
 DEFAULT_PER_PAGE = 48

@@ -6,10 +6,21 @@ from dataclasses import dataclass
 from datetime import UTC as utc
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from taggit.models import Tag
 
 from gallery import search
-from gallery.models import Collection, Favourite, Generation, Image, ImageTag, Visibility
+from gallery.models import (
+    Collection,
+    CollectionItem,
+    Favourite,
+    Generation,
+    Image,
+    ImageTag,
+    SavedSearch,
+    Visibility,
+)
 
 JOBS_PAGE_SIZE = 50
 
@@ -30,6 +41,11 @@ def images_changeable_by(user) -> QuerySet[Image]:
         return Image.objects.none()
     images = Image.objects.filter(visible_images_rule(user))
     return images if user.is_staff else images.filter(owner=user)
+
+
+def can_change_image(user, image: Image) -> bool:
+    """images_changeable_by for one image already known to be visible (no query)."""
+    return user.is_authenticated and (user.is_staff or image.owner_id == user.pk)
 
 
 def collections_visible_to(user) -> QuerySet[Collection]:
@@ -110,17 +126,29 @@ class GalleryFilters:
     date_to: date | None = None
     favourites: bool = False
     watermark: bool | None = None
-    sort: str = "newest"
+    sort: str = "newest"  # newest, oldest, or added (newest added first: a collection's order)
     flat: bool = False
+    tags: tuple[str, ...] = ()  # normalised names; an image must carry every one
+    collection: int | None = None
 
     @property
     def stacked(self) -> bool:
-        """Batches show as one tile, unless the member asked for every image or searched."""
-        return not self.flat and not self.q
+        """Batches show as one tile, unless the member asked for every image, searched or
+        looks at a collection (whose images were picked one by one)."""
+        return not self.flat and not self.q and self.collection is None
 
     @property
     def newest_first(self) -> bool:
         return self.sort != "oldest"
+
+    @property
+    def by_added(self) -> bool:
+        return self.sort == "added" and self.collection is not None
+
+    @property
+    def order_field(self) -> str:
+        """The timestamp the list is ordered by (ties broken by the image's id)."""
+        return "added_at" if self.by_added else "created_at"
 
     def condition(self, user) -> Q:
         condition = Q()
@@ -149,6 +177,16 @@ class GalleryFilters:
             condition &= Q(watermark=self.watermark)
         if self.q:
             condition &= search.filter_for(self.q)
+        for name in self.tags:
+            tagged = ImageTag.objects.filter(content_object=OuterRef("pk"), tag__name=name)
+            condition &= Q(Exists(tagged))
+        if self.collection is not None:
+            # Only through a collection the member may see: a private one of another's is empty.
+            items = CollectionItem.objects.filter(
+                collection__in=collections_visible_to(user).filter(pk=self.collection),
+                image=OuterRef("pk"),
+            )
+            condition &= Q(Exists(items))
         return condition
 
 
@@ -160,8 +198,8 @@ class Cursor:
     id: int
 
     @classmethod
-    def of(cls, image: Image) -> Cursor:
-        return cls(image.created_at, image.pk)
+    def of(cls, image: Image, field: str = "created_at") -> Cursor:
+        return cls(getattr(image, field), image.pk)
 
 
 @dataclass
@@ -171,25 +209,33 @@ class GalleryPage:
     newer: Cursor | None  # go back towards the start from here
 
 
-def _towards_end(images: QuerySet[Image], cursor: Cursor, newest_first: bool) -> QuerySet:
+def _towards_end(
+    images: QuerySet[Image], cursor: Cursor, newest_first: bool, field: str = "created_at"
+) -> QuerySet:
     # `created_at <= t` is the index bound; the OR only settles ties at t.
+    at = cursor.created_at
     if newest_first:
         return images.filter(
-            Q(created_at__lte=cursor.created_at),
-            Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id),
-        ).order_by("-created_at", "-id")
+            Q(**{f"{field}__lte": at}), Q(**{f"{field}__lt": at}) | Q(id__lt=cursor.id)
+        ).order_by(f"-{field}", "-id")
     return images.filter(
-        Q(created_at__gte=cursor.created_at),
-        Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.id),
-    ).order_by("created_at", "id")
+        Q(**{f"{field}__gte": at}), Q(**{f"{field}__gt": at}) | Q(id__gt=cursor.id)
+    ).order_by(field, "id")
 
 
-def _towards_start(images: QuerySet[Image], cursor: Cursor, newest_first: bool) -> QuerySet:
-    return _towards_end(images, cursor, not newest_first)
+def _towards_start(
+    images: QuerySet[Image], cursor: Cursor, newest_first: bool, field: str = "created_at"
+) -> QuerySet:
+    return _towards_end(images, cursor, not newest_first, field)
 
 
 def _listed(user, filters: GalleryFilters) -> QuerySet[Image]:
     images = images_visible_to(user, filters=filters)
+    if filters.by_added:
+        # Join the items (index: collection, added_at, id) so the list walks the album's order.
+        images = images.filter(collection_items__collection_id=filters.collection).annotate(
+            added_at=F("collection_items__added_at")
+        )
     if filters.stacked:
         # A batch shows as its first image among those the view lists.
         earlier_sibling = Image.objects.filter(
@@ -217,27 +263,28 @@ def gallery_page(
     images = _listed(user, filters)
     if with_favourite:
         images = _with_favourite(user, images)
-    order = ("-created_at", "-id") if filters.newest_first else ("created_at", "id")
+    field = filters.order_field
+    order = (f"-{field}", "-id") if filters.newest_first else (field, "id")
     if before is not None:
-        rows = list(_towards_start(images, before, filters.newest_first)[: per_page + 1])
+        rows = list(_towards_start(images, before, filters.newest_first, field)[: per_page + 1])
         more_before = len(rows) > per_page
         rows = rows[:per_page][::-1]
         page = GalleryPage(
             rows,
-            older=Cursor.of(rows[-1]) if rows else before,
-            newer=Cursor.of(rows[0]) if rows and more_before else None,
+            older=Cursor.of(rows[-1], field) if rows else before,
+            newer=Cursor.of(rows[0], field) if rows and more_before else None,
         )
     else:
         if after is not None:
-            rows = list(_towards_end(images, after, filters.newest_first)[: per_page + 1])
+            rows = list(_towards_end(images, after, filters.newest_first, field)[: per_page + 1])
         else:
             rows = list(images.order_by(*order)[: per_page + 1])
         more = len(rows) > per_page
         rows = rows[:per_page]
         page = GalleryPage(
             rows,
-            older=Cursor.of(rows[-1]) if rows and more else None,
-            newer=Cursor.of(rows[0]) if rows and after is not None else None,
+            older=Cursor.of(rows[-1], field) if rows and more else None,
+            newer=Cursor.of(rows[0], field) if rows and after is not None else None,
         )
     if filters.stacked:
         _count_stacks(user, filters, page.images)
@@ -260,9 +307,17 @@ def _count_stacks(user, filters: GalleryFilters, images: list[Image]) -> None:
 def neighbours(user, image: Image, filters: GalleryFilters) -> tuple[Image | None, Image | None]:
     """The images before and after this one in the list the member came from."""
     images = _listed(user, filters)
-    cursor = Cursor.of(image)
-    previous = _towards_start(images, cursor, filters.newest_first).first()
-    following = _towards_end(images, cursor, filters.newest_first).first()
+    field = filters.order_field
+    if filters.by_added:
+        added = CollectionItem.objects.filter(collection_id=filters.collection, image=image)
+        at = added.values_list("added_at", flat=True).first()
+        if at is None:  # not (or no longer) in the collection: no neighbours there
+            return None, None
+        cursor = Cursor(at, image.pk)
+    else:
+        cursor = Cursor.of(image)
+    previous = _towards_start(images, cursor, filters.newest_first, field).first()
+    following = _towards_end(images, cursor, filters.newest_first, field).first()
     return previous, following
 
 
@@ -323,3 +378,99 @@ def running_strip_of(user, *, since: datetime) -> list[Generation]:
 
 def last_generation_of(user) -> Generation | None:
     return Generation.objects.filter(user=user).order_by("-created_at", "-id").first()
+
+
+# --- tags, collections, saved searches --------------------------------------------------------
+
+TAG_SUGGESTIONS = 10
+
+
+def tags_of_image(image: Image) -> list[str]:
+    """The names of a (visible) image's tags, in order."""
+    return sorted(image.tags.values_list("name", flat=True))
+
+
+def tag_suggestions(user, prefix: str, *, limit: int = TAG_SUGGESTIONS) -> list[str]:
+    """Tag names starting with `prefix` that are on at least one image the member may see, so a
+    tag only on someone's private images is never suggested to others. One query."""
+    if not prefix or not user.is_authenticated:
+        return []
+    seen = ImageTag.objects.filter(
+        tag=OuterRef("pk"), content_object__in=Image.objects.filter(visible_images_rule(user))
+    )
+    return list(
+        Tag.objects.filter(name__startswith=prefix)
+        .filter(Exists(seen))
+        .order_by("name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def tag_visible_to(user, name: str) -> bool:
+    """Whether the member may see any image carrying this tag: otherwise its page is a 404."""
+    if not user.is_authenticated:
+        return False
+    return ImageTag.objects.filter(
+        tag__name=name, content_object__in=Image.objects.filter(visible_images_rule(user))
+    ).exists()
+
+
+def collection_for_page(user, pk: int) -> Collection | None:
+    """A collection the member may see (a private one of another's is None: a 404), with
+    `can_add` (may add and remove images) and `visible_count`."""
+    visible = Image.objects.filter(visible_images_rule(user))
+    counted = (
+        CollectionItem.objects.filter(collection=OuterRef("pk"), image__in=visible)
+        .order_by()
+        .values("collection")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    addable = collections_addable_by(user).filter(pk=OuterRef("pk"))
+    return (
+        collections_visible_to(user)
+        .select_related("owner")
+        .annotate(visible_count=Coalesce(Subquery(counted), 0), can_add=Exists(addable))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def collections_for_list(user) -> list[Collection]:
+    """The member's own and the team's collections, newest change first, each with
+    `visible_count` and `cover_image` (the chosen cover when the member may see it, else the
+    newest added image they may see). Two queries however many collections."""
+    visible = Image.objects.filter(visible_images_rule(user))
+    items = CollectionItem.objects.filter(collection=OuterRef("pk"), image__in=visible)
+    counted = items.order_by().values("collection").annotate(n=Count("id")).values("n")
+    newest = items.order_by("-added_at", "-id").values("image_id")[:1]
+    collections = list(
+        collections_visible_to(user)
+        .select_related("owner")
+        .annotate(visible_count=Coalesce(Subquery(counted), 0), newest_image_id=Subquery(newest))
+        .order_by("-updated_at", "-id")[:500]
+    )
+    wanted = {c.cover_id for c in collections} | {c.newest_image_id for c in collections}
+    wanted.discard(None)
+    covers = Image.objects.filter(visible_images_rule(user), pk__in=wanted) if wanted else []
+    by_id = {image.pk: image for image in covers}
+    for collection in collections:
+        collection.cover_image = by_id.get(collection.cover_id) or by_id.get(
+            collection.newest_image_id
+        )
+    return collections
+
+
+def collection_choices_for_image(user, image: Image) -> list[Collection]:
+    """The collections the member may add this image to, each with `has_image`. One query."""
+    holds = CollectionItem.objects.filter(collection=OuterRef("pk"), image=image)
+    return list(
+        collections_addable_by(user).annotate(has_image=Exists(holds)).order_by("name", "id")[:200]
+    )
+
+
+SAVED_SEARCHES_IN_NAV = 20
+
+
+def saved_searches_of(user) -> QuerySet[SavedSearch]:
+    return SavedSearch.objects.filter(owner=user).order_by("name", "id")

@@ -196,8 +196,8 @@ def test_gallery_pages_take_a_constant_number_of_queries(
     Favourite.objects.bulk_create([Favourite(user=alice, image=image) for image in images[::7]])
     stacked = "view=flat" not in query and "q=" not in query
     # session, user, the page of images (with owners), the stack sizes when stacked, the
-    # selection bar's collections, and the navigation's running-jobs count
-    with django_assert_num_queries(6 if stacked else 5):
+    # selection bar's collections, and the navigation's running-jobs count and saved searches
+    with django_assert_num_queries(7 if stacked else 6):
         response = alice_client.get(f"/?{query}")
     assert response.status_code == 200 and tile_ids(response)
 
@@ -209,6 +209,6 @@ def test_a_page_deep_in_the_gallery_takes_the_same_queries(
     page = alice_client.get("/?view=flat&per_page=100")
     for _ in range(8):
         page = alice_client.get("/" + link(page, "Older"))
-    with django_assert_num_queries(5):  # as above, with the selection bar's collections
+    with django_assert_num_queries(6):  # as above, with the selection bar's collections
         deep = alice_client.get("/" + link(page, "Older"))
     assert len(tile_ids(deep)) == 100

@@ -311,7 +311,7 @@ _API_NAME = {"after": "cursor", "per_page": "limit", "__all__": None}
 
 def _filter_form(request, query: ImageQuery) -> GalleryFilterForm:
     data = {name: value for name in GalleryFilterForm.FILTER_NAMES
-            if (value := getattr(query, name)) is not None}  # fmt: skip
+            if (value := getattr(query, name, None)) is not None}  # fmt: skip
     data["fav"] = "on" if query.fav else ""
     # The API lists every image unless asked to stack; the grid's form spells stacked "".
     view = data.get("view", "flat")
