@@ -15,6 +15,8 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from gallery.models import Collection, CollectionItem, Favourite, Generation, Image, ImageTag
+from gallery.services import collections as collection_service
+from gallery.services import tags as tag_service
 from tests.images import make_image
 
 BULK = "/images/bulk/"
@@ -27,12 +29,23 @@ class View:
     changes: bool  # True: only the author or staff may; False: anyone who may see it
 
 
+def _own_collection(member) -> Collection:
+    return Collection.objects.get_or_create(owner=member, name="Mine")[0]
+
+
+def _collect_one(action: str):
+    def request(client, image, member):
+        data = {"collection": _own_collection(member).pk, "action": action}
+        return client.post(f"/images/{image.pk}/collections/", data)
+
+    return request
+
+
 def _bulk(action: str, **extra):
     def request(client, image, member):
         data = {"action": action, "ids": str(image.pk), **extra}
         if action in ("collect", "uncollect"):
-            album, _ = Collection.objects.get_or_create(owner=member, name="Mine")
-            data["collection"] = album.pk
+            data["collection"] = _own_collection(member).pk
         return client.post(BULK, data)
 
     return request
@@ -57,6 +70,16 @@ VIEWS = [
     View(
         "api unfavourite", lambda c, i, m: c.delete(f"/api/images/{i.pk}/favourite"), changes=False
     ),
+    View(
+        "tag add", lambda c, i, m: c.post(f"/images/{i.pk}/tags/", {"name": "forged"}), changes=True
+    ),
+    View(
+        "tag remove",
+        lambda c, i, m: c.post(f"/images/{i.pk}/tags/remove/", {"name": "zebra"}),
+        changes=True,
+    ),
+    View("collection add", _collect_one("add"), changes=False),
+    View("collection remove", _collect_one("remove"), changes=False),
     View("bulk tag", _bulk("tag", tags="forged"), changes=True),
     View("bulk untag", _bulk("untag", tags="forged"), changes=True),
     View("bulk collect", _bulk("collect"), changes=False),
@@ -80,7 +103,11 @@ def cast(alice, bob, carol):
     Image.objects.filter(pk=shared.pk).update(batch=private.batch)
     shared.refresh_from_db()
     carols = make_image(carol, prompt="carol private zebra", visibility="private")
-    return {"private": private, "shared": shared, "carols": carols}
+    tag_service.add_tags(alice, [private, shared], ["zebra"])
+    tag_service.add_tags(carol, [carols], ["zebra"])
+    board = Collection.objects.create(owner=alice, name="Team board", visibility="team")
+    collection_service.add_images(alice, board, [private, shared])
+    return {"private": private, "shared": shared, "carols": carols, "board": board}
 
 
 def as_member(client, user):
@@ -89,12 +116,16 @@ def as_member(client, user):
 
 
 def untouched(image: Image) -> None:
-    """The image is as it was: there, its visibility, no tags, favourites, collections."""
+    """The image is as it was: there, its visibility, its one tag and one collection (as the
+    cast made it), nobody's favourite."""
     fresh = Image.objects.get(pk=image.pk)
     assert fresh.visibility == image.visibility
-    assert not ImageTag.objects.filter(content_object=image).exists()
+    tags = ImageTag.objects.filter(content_object=image).values_list("tag__name", flat=True)
+    assert list(tags) == ["zebra"]
     assert not Favourite.objects.filter(image=image).exists()
-    assert not CollectionItem.objects.filter(image=image).exists()
+    assert CollectionItem.objects.filter(image=image).count() == (
+        0 if image.owner.username == "carol" else 1
+    )
 
 
 @pytest.mark.parametrize("view", VIEWS, ids=lambda v: v.name)
@@ -148,6 +179,10 @@ LISTS = [
     ("grid", "/?view=flat"),
     ("stacked grid", "/"),
     ("search", "/?q=zebra"),
+    ("tag filter", "/?tag=zebra&view=flat"),
+    ("tag page", "/tags/zebra/"),
+    ("collection page", "/collections/{board}/"),
+    ("collection filter", "/?collection={board}"),
     ("api list", "/api/images?limit=100"),
     ("api stacked list", "/api/images?view=stacked"),
     ("api search", "/api/images?q=zebra"),
@@ -166,6 +201,7 @@ def _mentions(response, image: Image) -> bool:
 @pytest.mark.parametrize(("name", "url"), LISTS, ids=[name for name, _ in LISTS])
 def test_lists_leave_out_another_members_private_image(client, cast, alice, bob, name, url):
     private, shared = cast["private"], cast["shared"]
+    url = url.format(board=cast["board"].pk)
     seen_by_bob = as_member(client, bob).get(url)
     assert seen_by_bob.status_code == 200
     assert _mentions(seen_by_bob, shared) or "stacked" in name  # a stack shows its first
