@@ -3,6 +3,7 @@ bulk and downloads them as a ZIP; a teammate's browser then no longer finds them
 
 from __future__ import annotations
 
+import uuid
 import zipfile
 
 import pytest
@@ -21,7 +22,7 @@ def pictures(s3_server, alice):
     images = list(Image.objects.order_by("-created_at", "-id"))
     for n, image in enumerate(images):
         image.prompt = f"harbour sketch number {n}"
-        image.batch = image.generation.batch if image.generation else image.batch
+        image.batch = uuid.uuid4()  # each its own batch: no stacks on any page
         image.save()
     return images
 
@@ -135,3 +136,75 @@ def test_the_selection_bar_fits_a_phone(browser, live_server, alice, pictures, c
     page.get_by_role("button", name="Select all on this page").click()
     page.get_by_role("button", name="Download ZIP").wait_for()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_done_when_tag_in_bulk_filter_collect_make_private_and_a_teammate_loses_it_everywhere(
+    browser, live_server, alice, bob, pictures, csp_watch, tmp_path
+):
+    """The issue's "done when": alice tags three images in bulk, filters by the tag, puts two
+    in a new collection, makes one private; bob's browser no longer sees it anywhere."""
+    page = log_in(browser, live_server, "alice", csp_watch)
+    page.goto(f"{live_server.url}/?view=flat")
+    ids = tile_ids(page)
+    three = ids[:3]
+    box(page, three[0]).click()
+    box(page, three[2]).click(modifiers=["Shift"])
+    page.get_by_label("Tags to add or remove").fill("Harbour Set")
+    page.get_by_role("button", name="Tag", exact=True).click()
+    page.get_by_text("Tagged 3 images with harbour set.").wait_for()
+
+    page.goto(f"{live_server.url}/?tag=harbour+set&view=flat")  # the gallery filtered by it
+    assert tile_ids(page) == three
+
+    page.goto(f"{live_server.url}/collections/")
+    page.get_by_text("New collection").click()
+    page.get_by_label("Name").fill("Harbour picks")
+    page.get_by_role("button", name="Create collection").click()
+    page.wait_for_load_state()
+    page.goto(f"{live_server.url}/tags/harbour%20set/")
+    assert sorted(tile_ids(page)) == sorted(three)
+    box(page, three[0]).click()
+    box(page, three[1]).click()
+    page.get_by_label("Collection", exact=True).select_option(label="Harbour picks")
+    page.get_by_role("button", name="Add to collection").click()
+    page.get_by_text("Added 2 images to “Harbour picks”.").wait_for()
+    album = alice.collections.get(name="Harbour picks")
+    assert sorted(album.items.values_list("image_id", flat=True)) == sorted(three[:2])
+
+    secret = three[0]
+    page.goto(f"{live_server.url}/images/{secret}/")
+    page.get_by_label("Visibility").select_option("private")
+    page.locator(".visibility").get_by_text("Saved.").wait_for()  # HTMX, in place
+    assert Image.objects.get(pk=secret).visibility == "private"
+
+    teammate = log_in(browser, live_server, "bob", csp_watch)
+    lists = {
+        "grid": "/?view=flat",
+        "search": "/?q=harbour+sketch",
+        "tag page": "/tags/harbour%20set/",
+        "tag filter": "/?tag=harbour+set&view=flat",
+        "collection": f"/collections/{album.pk}/",
+    }
+    for name, url in lists.items():
+        teammate.goto(f"{live_server.url}{url}")
+        shown = tile_ids(teammate)
+        assert shown and secret not in shown, name
+    assert teammate.goto(f"{live_server.url}/images/{secret}/").status == 404
+
+    # The ZIP: of what bob can select on the tag page, and of a forged id.
+    teammate.goto(f"{live_server.url}/tags/harbour%20set/")
+    teammate.get_by_role("button", name="Select all on this page").click()
+    with teammate.expect_download() as event:
+        teammate.get_by_role("button", name="Download ZIP").click()
+    path = tmp_path / "bob.zip"
+    event.value.save_as(path)
+    with zipfile.ZipFile(path) as zipped:
+        names = set(zipped.namelist())
+    assert Image.objects.get(pk=secret).download_name not in names and len(names) == 4
+    csrf = next(c["value"] for c in teammate.context.cookies() if c["name"] == "csrftoken")
+    forged = teammate.request.post(
+        f"{live_server.url}/images/bulk/",
+        form={"action": "download", "ids": f"{three[1]},{secret}"},
+        headers={"X-CSRFToken": csrf, "Referer": f"{live_server.url}/"},
+    )
+    assert forged.status == 404
