@@ -267,3 +267,22 @@ def test_a_bulk_action_takes_the_same_queries_for_50_images_as_for_500(
     # never one per image. Everything else is the same count.
     allowed = (4 if action == "delete" else 0) + (5 if connection.vendor == "sqlite" else 0)
     assert counts[1] - counts[0] <= allowed, counts
+
+
+def test_the_bar_offers_the_collections_the_member_may_add_to(alice_client, alice, bob):
+    make_image(alice)
+    Collection.objects.create(owner=alice, name="Mine <b>")
+    Collection.objects.create(owner=bob, name="Bob open", team_can_add=True)
+    Collection.objects.create(owner=bob, name="Bob closed", team_can_add=False)
+    html = alice_client.get("/").content.decode()
+    assert "Mine &lt;b&gt;</option>" in html and "Bob open</option>" in html
+    assert "Bob closed" not in html
+
+
+def test_on_a_collections_page_the_bar_has_that_collection_chosen(alice_client, alice):
+    album = Collection.objects.create(owner=alice, name="Coast")
+    Collection.objects.create(owner=alice, name="Another")
+    image = make_image(alice)
+    CollectionItem.objects.create(collection=album, image=image, added_by=alice)
+    html = alice_client.get(f"/collections/{album.pk}/").content.decode()
+    assert f'<option value="{album.pk}" selected>Coast</option>' in html

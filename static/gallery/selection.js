@@ -15,8 +15,8 @@
     const n = chosen().length;
     const all = boxes();
     bar.classList.toggle("has-selection", n > 0);
-    bar.querySelector(".sel-count").textContent =
-      n === 1 ? "1 selected" : `${n} selected`;
+    const count = bar.querySelector(".sel-count");  // its words come translated from the page
+    count.textContent = n === 1 ? count.dataset.one : count.dataset.many.replace("{n}", n);
     bar.querySelector(".sel-none").hidden = n === 0;
     bar.querySelector(".sel-all").disabled = all.length > 0 && n === all.length;
     bar.querySelectorAll(".sel-actions button").forEach((button) => { button.disabled = n === 0; });
@@ -62,7 +62,7 @@
 
   async function submit(bar, action) {
     const ids = chosen();
-    if (!ids.length) { say("Select at least one image."); return; }
+    if (!ids.length) { say(bar.querySelector(".sel-count").dataset.none); return; }
     const button = bar.querySelector(`button[value="${action}"]`);
     if (button?.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     const data = new FormData(bar);
