@@ -203,7 +203,7 @@ def measure(runs: int) -> None:
                 "p95": timings[int(0.95 * (len(timings) - 1))],
                 "queries": len(sqls),
                 "shown": html.count('class="tile ') or html.count('role="option"'),
-                "sql": heavy[0] if heavy else "",
+                "sql": heavy,
             }
 
     # Tagging in bulk: the same number of queries for 5 images as for 500.
@@ -233,14 +233,13 @@ def measure(runs: int) -> None:
         print(f"\ntagging {label} images with 2 tags: {ms:.1f} ms, {n} queries")
     print("\nEXPLAIN ANALYZE of each view's heaviest query:")
     for name, r in results.items():
-        if not r["sql"]:
-            continue
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN ANALYZE " + r["sql"])
-            plan = [row[0] for row in cursor.fetchall()]
-        used = sorted({w for line in plan for w in line.split() if w.endswith("_idx")})
-        print(f"\n-- {name}: indexes {', '.join(used) or 'NONE'}")
-        print("\n".join(plan))
+        for n, sql in enumerate(r["sql"], 1):
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN ANALYZE " + sql)
+                plan = [row[0] for row in cursor.fetchall()]
+            used = sorted({w for line in plan for w in line.split() if w.endswith("_idx")})
+            print(f"\n-- {name}, query {n}: indexes {', '.join(used) or 'none by name'}")
+            print("\n".join(plan))
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def test_tag_pages_take_a_constant_number_of_queries(
     for rows in (20, 200):
         images = bulk_images([alice, bob], rows)
         add_tags(alice, [i for i in images if i.owner_id == alice.pk], [f"t{rows}"])
-        # session, user, the tag's check, the page, stack sizes, the navigation's two
-        with django_assert_num_queries(7):
+        # session, user, the tag's check, its id, the page, stack sizes, the navigation's two
+        with django_assert_num_queries(8):
             response = alice_client.get(f"/tags/t{rows}/")
         assert tile_ids(response)
