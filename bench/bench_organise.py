@@ -145,8 +145,8 @@ def measure(runs: int) -> None:
                                           f"/collections/{small.pk}/"),
         "collection page, search in it": (f"/collections/{big.pk}/?q=lighthouse",
                                           f"/collections/{small.pk}/?q=lighthouse"),
-        "tag autocomplete `tag 1`": ("/tags/suggest/?name=tag+1", "/tags/suggest/?name=tag+0001"),
-        "tag autocomplete `t`": ("/tags/suggest/?name=t", "/tags/suggest/?name=zzz"),
+        "tag autocomplete `tag 1`": ("/tag-suggestions/?name=tag+1", "/tag-suggestions/?name=tag+0001"),
+        "tag autocomplete `t`": ("/tag-suggestions/?name=t", "/tag-suggestions/?name=zzz"),
     }  # fmt: skip
 
     # bench_gallery's floor: the gallery template with 48 items whose every field is precomputed.
