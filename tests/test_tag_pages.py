@@ -161,3 +161,10 @@ def test_tag_pages_take_a_constant_number_of_queries(
         with django_assert_num_queries(8):
             response = alice_client.get(f"/tags/t{rows}/")
         assert tile_ids(response)
+
+
+def test_a_tag_may_be_called_suggest_or_hold_a_slash(alice_client, alice):
+    image = make_image(alice)
+    add_tags(alice, [image], ["suggest", "black/white"])
+    assert tile_ids(alice_client.get("/tags/suggest/")) == [image.pk]
+    assert tile_ids(alice_client.get("/tags/black/white/")) == [image.pk]
