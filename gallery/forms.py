@@ -299,6 +299,16 @@ class GalleryFilterForm(forms.Form):
             raise forms.ValidationError(_("Size must look like 1024x768.")) from None
         return width, height
 
+    def clean_tag(self) -> tuple[str, ...]:
+        from taggit.models import Tag
+
+        names = self.cleaned_data["tag"]
+        self.tag_ids = None
+        if names:
+            found = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+            self.tag_ids = tuple(found[name] for name in names if name in found)
+        return names
+
     def clean_collection(self) -> int | None:
         from gallery.queries import collections_visible_to
 
@@ -354,6 +364,7 @@ class GalleryFilterForm(forms.Form):
             sort=data["sort"] or "newest",
             flat=data["view"] == "flat",
             tags=data["tag"],
+            tag_ids=self.tag_ids,
             collection=data["collection"],
         )
 

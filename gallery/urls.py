@@ -17,7 +17,9 @@ urlpatterns = [
     path("images/<int:pk>/tags/", organise.tag_add, name="image_tag_add"),
     path("images/<int:pk>/tags/remove/", organise.tag_remove, name="image_tag_remove"),
     path("images/<int:pk>/collections/", organise.image_collections, name="image_collections"),
-    path("tags/suggest/", organise.tag_suggest, name="tag_suggest"),
+    path(
+        "tag-suggestions/", organise.tag_suggest, name="tag_suggest"
+    ),  # not under tags/: a tag may be called "suggest"
     path("tags/<path:name>/", organise.tag_page, name="tag"),
     path("collections/", organise.collection_list, name="collections"),
     path("collections/<int:pk>/", organise.collection_page, name="collection"),

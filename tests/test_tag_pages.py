@@ -88,21 +88,21 @@ def test_staff_may_tag_anyones_image(client, sam, bob):
 def test_suggestions_come_from_tags_on_images_the_member_may_see(alice_client, alice, bob):
     add_tags(alice, [make_image(alice)], ["seaside", "sea", "sunset"])
     add_tags(bob, [make_image(bob, visibility=Visibility.PRIVATE)], ["secret sea plan"])
-    html = alice_client.get("/tags/suggest/", {"name": "SE"}).content.decode()
+    html = alice_client.get("/tag-suggestions/", {"name": "SE"}).content.decode()
     assert re.findall(r'data-value="([^"]+)"', html) == ["sea", "seaside"]
-    assert alice_client.get("/tags/suggest/", {"name": ""}).content.decode().strip() == ""
+    assert alice_client.get("/tag-suggestions/", {"name": ""}).content.decode().strip() == ""
 
 
 def test_suggestions_are_capped_at_ten_in_one_query(alice_client, alice, django_assert_num_queries):
     add_tags(alice, bulk_images([alice], 3), [f"tag {n:02}" for n in range(20)])
     with django_assert_num_queries(3):  # session, user, the suggestions
-        html = alice_client.get("/tags/suggest/", {"name": "tag"}).content.decode()
+        html = alice_client.get("/tag-suggestions/", {"name": "tag"}).content.decode()
     assert html.count('role="option"') == 10
 
 
 @pytest.mark.parametrize("name", ["a\x00b", "z" * 101])
 def test_bad_suggestion_prefixes_answer_400(alice_client, name):
-    assert alice_client.get("/tags/suggest/", {"name": name}).status_code == 400
+    assert alice_client.get("/tag-suggestions/", {"name": name}).status_code == 400
 
 
 def test_a_tag_page_lists_only_visible_images_with_that_tag(alice_client, alice, bob):
@@ -157,8 +157,15 @@ def test_tag_pages_take_a_constant_number_of_queries(
     for rows in (20, 200):
         images = bulk_images([alice, bob], rows)
         add_tags(alice, [i for i in images if i.owner_id == alice.pk], [f"t{rows}"])
-        # session, user, the tag's check, the page, stack sizes, the selection bar's
+        # session, user, the tag's check, its id, the page, stack sizes, the selection bar's
         # collections, the navigation's two
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(9):
             response = alice_client.get(f"/tags/t{rows}/")
         assert tile_ids(response)
+
+
+def test_a_tag_may_be_called_suggest_or_hold_a_slash(alice_client, alice):
+    image = make_image(alice)
+    add_tags(alice, [image], ["suggest", "black/white"])
+    assert tile_ids(alice_client.get("/tags/suggest/")) == [image.pk]
+    assert tile_ids(alice_client.get("/tags/black/white/")) == [image.pk]
