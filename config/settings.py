@@ -381,6 +381,11 @@ CACHES = {
     "ratelimit": {"BACKEND": "gallery.public_limits.RedisUrlCache", "LOCATION": ""},
 }
 
+# Most images one bulk action (tag, collect, visibility, delete, ZIP) takes at once: ten full
+# grid pages. A bigger selection is refused whole (400), never cut short.
+GALLERY_BULK_MAX_IDS = envint("GALLERY_BULK_MAX_IDS", 1000)
+if GALLERY_BULK_MAX_IDS < 1:
+    raise ImproperlyConfigured("GALLERY_BULK_MAX_IDS must be at least 1")
 # Tags are normalised (gallery/tags.py) before they are stored; taggit must not fold them again.
 TAGGIT_CASE_INSENSITIVE = False
 

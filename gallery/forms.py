@@ -13,7 +13,7 @@ from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
 from gallery import search
-from gallery.models import Generation
+from gallery.models import Generation, Visibility
 from gallery.seedream import contract
 
 # Ratios people know by name; 7:3 is what screens and films call 21:9.
@@ -52,12 +52,19 @@ class GenerationForm(forms.Form):
     )
     model = forms.ChoiceField(label=_("Model"))
     variations = forms.IntegerField(label=_("Variations"), initial=1)
+    visibility = forms.ChoiceField(
+        label=_("Visibility"),
+        choices=Visibility.choices,
+        required=False,  # absent (an older form, a script): the gallery's default
+        help_text=_("Private: only you and staff. Team: every member. Public: may be shown."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         models = settings.SEEDREAM_ALLOWED_MODELS
         self.fields["model"].choices = [(m, m) for m in models]
         self.fields["model"].initial = settings.SEEDREAM_MODEL
+        self.fields["visibility"].initial = settings.GALLERY_DEFAULT_VISIBILITY
         maximum = settings.GENERATION_MAX_VARIATIONS
         self.fields["variations"].widget.attrs.update(min=1, max=maximum)
         self.fields["variations"].help_text = _("1–%(max)d images, each with its own seed.") % {
@@ -166,6 +173,7 @@ def settings_of(generation: Generation, *, variations: int, with_prompt: bool) -
         "guidance_scale": generation.guidance_scale,
         "watermark": generation.watermark,
         "variations": min(max(1, variations), settings.GENERATION_MAX_VARIATIONS),
+        "visibility": generation.visibility,
     }
     if generation.model in settings.SEEDREAM_ALLOWED_MODELS:
         initial["model"] = generation.model
@@ -174,6 +182,30 @@ def settings_of(generation: Generation, *, variations: int, with_prompt: bool) -
         if not generation.seed_was_random:
             initial["seed"] = str(generation.seed)
     return initial
+
+
+MAX_TAG_FILTERS = 10
+
+
+class TagListField(forms.Field):
+    """Repeated `tag=` values: each normalised, empty ones ignored, duplicates dropped."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value) -> tuple[str, ...]:
+        from gallery.tags import normalise_tag
+
+        raw = [v for v in (value or []) if isinstance(v, str) and v.strip()]
+        names: list[str] = []
+        for item in raw:
+            name = normalise_tag(item)
+            if name not in names:
+                names.append(name)
+        if len(names) > MAX_TAG_FILTERS:
+            raise forms.ValidationError(
+                _("Filter by at most %(max)d tags.") % {"max": MAX_TAG_FILTERS}
+            )
+        return tuple(names)
 
 
 class GalleryFilterForm(forms.Form):
@@ -212,8 +244,14 @@ class GalleryFilterForm(forms.Form):
     sort = forms.ChoiceField(
         label=_("Sort"),
         required=False,
-        choices=[("newest", _("Newest first")), ("oldest", _("Oldest first"))],
+        choices=[
+            ("newest", _("Newest first")),
+            ("oldest", _("Oldest first")),
+            ("added", _("Recently added")),
+        ],
     )
+    tag = TagListField(label=_("Tag"), required=False)
+    collection = forms.IntegerField(label=_("Collection"), required=False, min_value=1)
     view = forms.ChoiceField(
         label=_("Show"),
         required=False,
@@ -224,11 +262,14 @@ class GalleryFilterForm(forms.Form):
     before = forms.CharField(required=False, max_length=200)
 
     FILTER_NAMES = ("q", "who", "member", "model", "orientation", "size", "date_from",
-                    "date_to", "fav", "watermark", "sort", "view")  # fmt: skip
+                    "date_to", "fav", "watermark", "sort", "view", "tag", "collection")  # fmt: skip
+    MULTIPLE = ("tag",)
 
     def __init__(self, data, *, user=None, **kwargs):
         super().__init__(data, **kwargs)
         self.user = user
+        if not self.data.get("collection"):  # "Recently added" is a collection's order
+            self.fields["sort"].choices = self.fields["sort"].choices[:2]
         self.fields["model"].widget = forms.Select(
             choices=[("", _("Any model"))] + [(m, contract.model_label(m)) for m in known_models()]
         )
@@ -257,6 +298,28 @@ class GalleryFilterForm(forms.Form):
         except contract.ParameterError:
             raise forms.ValidationError(_("Size must look like 1024x768.")) from None
         return width, height
+
+    def clean_tag(self) -> tuple[str, ...]:
+        from taggit.models import Tag
+
+        names = self.cleaned_data["tag"]
+        self.tag_ids = None
+        if names:
+            found = dict(Tag.objects.filter(name__in=names).values_list("name", "id"))
+            self.tag_ids = tuple(found[name] for name in names if name in found)
+        return names
+
+    def clean_collection(self) -> int | None:
+        from gallery.queries import collections_visible_to
+
+        pk = self.cleaned_data["collection"]
+        self.collection_object = None
+        if pk is None:
+            return None
+        self.collection_object = collections_visible_to(self.user).filter(pk=pk).first()
+        if self.collection_object is None:
+            raise forms.ValidationError(_("There is no such collection."))
+        return pk
 
     def clean_per_page(self) -> int:
         value = self.cleaned_data["per_page"]
@@ -300,7 +363,24 @@ class GalleryFilterForm(forms.Form):
             watermark={"on": True, "off": False}.get(data["watermark"]),
             sort=data["sort"] or "newest",
             flat=data["view"] == "flat",
+            tags=data["tag"],
+            tag_ids=self.tag_ids,
+            collection=data["collection"],
         )
+
+    def pairs(self, *, skip: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+        """The view's filters as query-string pairs (repeated tags included), without paging."""
+        pairs = []
+        for name in self.FILTER_NAMES:
+            if name in skip:
+                continue
+            values = self.data.getlist(name) if hasattr(self.data, "getlist") else []
+            if not hasattr(self.data, "getlist"):
+                values = [self.data.get(name)]
+            if name not in self.MULTIPLE:
+                values = values[-1:]
+            pairs.extend((name, v) for v in values if v not in (None, ""))
+        return pairs
 
 
 DEFAULT_PER_PAGE = 48

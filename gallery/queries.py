@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC as utc
 from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from taggit.models import Tag
 
 from gallery import search
 from gallery.models import (
@@ -16,6 +18,8 @@ from gallery.models import (
     Generation,
     Image,
     ShareLink,
+    ImageTag,
+    SavedSearch,
     Visibility,
 )
 
@@ -31,6 +35,20 @@ def visible_images_rule(user) -> Q:
     return rule & (~Q(visibility=Visibility.PRIVATE) | Q(owner=user))
 
 
+def _through(rule: Q, prefix: str) -> Q:
+    """The same rule on a related image (`prefix` like "image__"), so a query can join to the
+    image instead of testing membership in a subquery over every image."""
+    moved = Q()
+    moved.connector, moved.negated = rule.connector, rule.negated
+    for child in rule.children:
+        if isinstance(child, Q):
+            moved.children.append(_through(child, prefix))
+        else:
+            lookup, value = child
+            moved.children.append((prefix + lookup, value))
+    return moved
+
+
 def images_changeable_by(user) -> QuerySet[Image]:
     """The images a member may change (tags, visibility, delete): their own, or any for staff.
     A teammate's image they can see but not change answers 403; one they cannot see, 404."""
@@ -38,6 +56,11 @@ def images_changeable_by(user) -> QuerySet[Image]:
         return Image.objects.none()
     images = Image.objects.filter(visible_images_rule(user))
     return images if user.is_staff else images.filter(owner=user)
+
+
+def can_change_image(user, image: Image) -> bool:
+    """images_changeable_by for one image already known to be visible (no query)."""
+    return user.is_authenticated and (user.is_staff or image.owner_id == user.pk)
 
 
 def collections_visible_to(user) -> QuerySet[Collection]:
@@ -65,6 +88,23 @@ def images_visible_to(user, *, filters: GalleryFilters | None = None) -> QuerySe
     if filters is not None:
         images = images.filter(filters.condition(user))
     return images
+
+
+def images_by_ids(user, ids: list[int]) -> list[Image]:
+    """The images of a bulk selection the member may see, in the order asked, in one query.
+    Fewer than asked means some id is not theirs to see: the caller refuses the whole."""
+    order = {pk: n for n, pk in enumerate(ids)}
+    images = list(images_visible_to(user).filter(pk__in=ids))
+    return sorted(images, key=lambda image: order[image.pk])
+
+
+def tag_names_of(images: list[Image]) -> dict[int, list[str]]:
+    """Each image's tag names, for a whole selection in one query."""
+    names: dict[int, list[str]] = {}
+    rows = ImageTag.objects.filter(content_object__in=[image.pk for image in images])
+    for image_id, name in rows.values_list("content_object_id", "tag__name"):
+        names.setdefault(image_id, []).append(name)
+    return names
 
 
 def hidden_image_of(user, pk: int) -> bool:
@@ -101,17 +141,38 @@ class GalleryFilters:
     date_to: date | None = None
     favourites: bool = False
     watermark: bool | None = None
-    sort: str = "newest"
+    sort: str = "newest"  # newest, oldest, or added (newest added first: a collection's order)
     flat: bool = False
+    tags: tuple[str, ...] = ()  # normalised names; an image must carry every one
+    # Their ids when known (the filter form looks them up): a constant the planner can weigh,
+    # so a tag on a third of the gallery walks the date index instead of sorting them all.
+    tag_ids: tuple[int, ...] | None = None
+    collection: int | None = None
 
     @property
     def stacked(self) -> bool:
-        """Batches show as one tile, unless the member asked for every image or searched."""
-        return not self.flat and not self.q
+        """Batches show as one tile, unless the member asked for every image, searched or
+        looks at a collection (whose images were picked one by one)."""
+        return not self.flat and not self.q and self.collection is None
 
     @property
     def newest_first(self) -> bool:
         return self.sort != "oldest"
+
+    @property
+    def by_added(self) -> bool:
+        return self.sort == "added" and self.collection is not None
+
+    @property
+    def order_field(self) -> str:
+        """The timestamp the list is ordered by."""
+        return "added_at" if self.by_added else "created_at"
+
+    @property
+    def tie_field(self) -> str:
+        """What breaks ties: the image's id, or in a collection the item's, so the order is
+        exactly the index (collection, added_at, id) and a page reads 49 rows of it."""
+        return "item_id" if self.by_added else "id"
 
     def condition(self, user) -> Q:
         condition = Q()
@@ -140,6 +201,34 @@ class GalleryFilters:
             condition &= Q(watermark=self.watermark)
         if self.q:
             condition &= search.filter_for(self.q)
+        if self.tag_ids is not None and len(self.tag_ids) < len(self.tags):
+            condition &= Q(pk__in=[])  # a tag nobody has: nothing carries it
+        elif self.tag_ids is not None and len(self.tag_ids) > 1:
+            # Several tags: the images holding all of them, found from the tags' own rows
+            # (index tag, image), not by walking the whole gallery by date for a rare match.
+            # (An image holds a tag once, so counting rows counts tags: no DISTINCT, no sort.)
+            holding_all = (
+                ImageTag.objects.filter(tag_id__in=self.tag_ids)
+                .values("content_object_id")
+                .annotate(n=Count("id"))
+                .filter(n=len(set(self.tag_ids)))
+                .values("content_object_id")
+            )
+            condition &= Q(pk__in=holding_all)
+        elif self.tag_ids is not None:
+            for tag_id in self.tag_ids:
+                tagged = ImageTag.objects.filter(content_object=OuterRef("pk"), tag_id=tag_id)
+                condition &= Q(Exists(tagged))
+        else:
+            for name in self.tags:
+                tagged = ImageTag.objects.filter(content_object=OuterRef("pk"), tag__name=name)
+                condition &= Q(Exists(tagged))
+        if self.collection is not None:
+            # A join on the items (one row per image: an image is in a collection once), and
+            # only through a collection the member may see (checked once, not per image): a
+            # private one of another's lists nothing.
+            seen = collections_visible_to(user).filter(pk=self.collection)
+            condition &= Q(collection_items__collection_id=self.collection) & Q(Exists(seen))
         return condition
 
 
@@ -151,8 +240,8 @@ class Cursor:
     id: int
 
     @classmethod
-    def of(cls, image: Image) -> Cursor:
-        return cls(image.created_at, image.pk)
+    def of(cls, image: Image, field: str = "created_at", tie: str = "id") -> Cursor:
+        return cls(getattr(image, field), getattr(image, tie))
 
 
 @dataclass
@@ -162,25 +251,41 @@ class GalleryPage:
     newer: Cursor | None  # go back towards the start from here
 
 
-def _towards_end(images: QuerySet[Image], cursor: Cursor, newest_first: bool) -> QuerySet:
+def _towards_end(
+    images: QuerySet[Image],
+    cursor: Cursor,
+    newest_first: bool,
+    field: str = "created_at",
+    tie: str = "id",
+) -> QuerySet:
     # `created_at <= t` is the index bound; the OR only settles ties at t.
+    at = cursor.created_at
     if newest_first:
         return images.filter(
-            Q(created_at__lte=cursor.created_at),
-            Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id),
-        ).order_by("-created_at", "-id")
+            Q(**{f"{field}__lte": at}), Q(**{f"{field}__lt": at}) | Q(**{f"{tie}__lt": cursor.id})
+        ).order_by(f"-{field}", f"-{tie}")
     return images.filter(
-        Q(created_at__gte=cursor.created_at),
-        Q(created_at__gt=cursor.created_at) | Q(id__gt=cursor.id),
-    ).order_by("created_at", "id")
+        Q(**{f"{field}__gte": at}), Q(**{f"{field}__gt": at}) | Q(**{f"{tie}__gt": cursor.id})
+    ).order_by(field, tie)
 
 
-def _towards_start(images: QuerySet[Image], cursor: Cursor, newest_first: bool) -> QuerySet:
-    return _towards_end(images, cursor, not newest_first)
+def _towards_start(
+    images: QuerySet[Image],
+    cursor: Cursor,
+    newest_first: bool,
+    field: str = "created_at",
+    tie: str = "id",
+) -> QuerySet:
+    return _towards_end(images, cursor, not newest_first, field, tie)
 
 
 def _listed(user, filters: GalleryFilters) -> QuerySet[Image]:
     images = images_visible_to(user, filters=filters)
+    if filters.by_added:
+        # The condition's join on the items (index: collection, added_at, id) gives the order.
+        images = images.annotate(
+            added_at=F("collection_items__added_at"), item_id=F("collection_items__id")
+        )
     if filters.stacked:
         # A batch shows as its first image among those the view lists.
         earlier_sibling = Image.objects.filter(
@@ -208,27 +313,32 @@ def gallery_page(
     images = _listed(user, filters)
     if with_favourite:
         images = _with_favourite(user, images)
-    order = ("-created_at", "-id") if filters.newest_first else ("created_at", "id")
+    field, tie = filters.order_field, filters.tie_field
+    order = (f"-{field}", f"-{tie}") if filters.newest_first else (field, tie)
     if before is not None:
-        rows = list(_towards_start(images, before, filters.newest_first)[: per_page + 1])
+        rows = list(
+            _towards_start(images, before, filters.newest_first, field, tie)[: per_page + 1]
+        )
         more_before = len(rows) > per_page
         rows = rows[:per_page][::-1]
         page = GalleryPage(
             rows,
-            older=Cursor.of(rows[-1]) if rows else before,
-            newer=Cursor.of(rows[0]) if rows and more_before else None,
+            older=Cursor.of(rows[-1], field, tie) if rows else before,
+            newer=Cursor.of(rows[0], field, tie) if rows and more_before else None,
         )
     else:
         if after is not None:
-            rows = list(_towards_end(images, after, filters.newest_first)[: per_page + 1])
+            rows = list(
+                _towards_end(images, after, filters.newest_first, field, tie)[: per_page + 1]
+            )
         else:
             rows = list(images.order_by(*order)[: per_page + 1])
         more = len(rows) > per_page
         rows = rows[:per_page]
         page = GalleryPage(
             rows,
-            older=Cursor.of(rows[-1]) if rows and more else None,
-            newer=Cursor.of(rows[0]) if rows and after is not None else None,
+            older=Cursor.of(rows[-1], field, tie) if rows and more else None,
+            newer=Cursor.of(rows[0], field, tie) if rows and after is not None else None,
         )
     if filters.stacked:
         _count_stacks(user, filters, page.images)
@@ -251,9 +361,17 @@ def _count_stacks(user, filters: GalleryFilters, images: list[Image]) -> None:
 def neighbours(user, image: Image, filters: GalleryFilters) -> tuple[Image | None, Image | None]:
     """The images before and after this one in the list the member came from."""
     images = _listed(user, filters)
-    cursor = Cursor.of(image)
-    previous = _towards_start(images, cursor, filters.newest_first).first()
-    following = _towards_end(images, cursor, filters.newest_first).first()
+    field, tie = filters.order_field, filters.tie_field
+    if filters.by_added:
+        added = CollectionItem.objects.filter(collection_id=filters.collection, image=image)
+        item = added.values_list("added_at", "id").first()
+        if item is None:  # not (or no longer) in the collection: no neighbours there
+            return None, None
+        cursor = Cursor(*item)
+    else:
+        cursor = Cursor.of(image)
+    previous = _towards_start(images, cursor, filters.newest_first, field, tie).first()
+    following = _towards_end(images, cursor, filters.newest_first, field, tie).first()
     return previous, following
 
 
@@ -460,3 +578,101 @@ def explore_image(ref: str) -> Image | None:
     if not _is_sha256(ref):
         return None
     return explore_images().filter(sha256=ref).order_by("-id").first()
+# --- tags, collections, saved searches --------------------------------------------------------
+
+TAG_SUGGESTIONS = 10
+
+
+def tags_of_image(image: Image) -> list[str]:
+    """The names of a (visible) image's tags, in order."""
+    return sorted(image.tags.values_list("name", flat=True))
+
+
+def tag_suggestions(user, prefix: str, *, limit: int = TAG_SUGGESTIONS) -> list[str]:
+    """Tag names starting with `prefix` that are on at least one image the member may see, so a
+    tag only on someone's private images is never suggested to others. One query."""
+    if not prefix or not user.is_authenticated:
+        return []
+    seen = ImageTag.objects.filter(
+        _through(visible_images_rule(user), "content_object__"), tag=OuterRef("pk")
+    )
+    return list(
+        Tag.objects.filter(name__startswith=prefix)
+        .filter(Exists(seen))
+        .order_by("name")
+        .values_list("name", flat=True)[:limit]
+    )
+
+
+def tag_visible_to(user, name: str) -> bool:
+    """Whether the member may see any image carrying this tag: otherwise its page is a 404."""
+    if not user.is_authenticated:
+        return False
+    return ImageTag.objects.filter(
+        _through(visible_images_rule(user), "content_object__"), tag__name=name
+    ).exists()
+
+
+def _items_seen_by(user, **where) -> QuerySet[CollectionItem]:
+    """Collection items whose image the member may see. The check is a LIMIT 1 subquery, which
+    PostgreSQL keeps as one primary-key lookup per item, where a join is planned as a scan of
+    every image (100 ms at 100,000 images) to count a 5,000-image collection."""
+    seen = Image.objects.filter(visible_images_rule(user), pk=OuterRef("image_id")).values("pk")
+    return (
+        CollectionItem.objects.filter(**where)
+        .alias(seen=Subquery(seen[:1]))
+        .filter(seen__isnull=False)
+    )
+
+
+def collection_for_page(user, pk: int) -> Collection | None:
+    """A collection the member may see (a private one of another's is None: a 404), with
+    `can_add` (may add and remove images). No count: counting what the member may see of
+    5,000 images costs more than the page (the list of collections shows it)."""
+    addable = collections_addable_by(user).filter(pk=OuterRef("pk"))
+    return (
+        collections_visible_to(user)
+        .select_related("owner")
+        .annotate(can_add=Exists(addable))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def collections_for_list(user) -> list[Collection]:
+    """The member's own and the team's collections, newest change first, each with
+    `visible_count` and `cover_image` (the chosen cover when the member may see it, else the
+    newest added image they may see). Two queries however many collections."""
+    items = _items_seen_by(user, collection=OuterRef("pk"))
+    counted = items.order_by().values("collection").annotate(n=Count("id")).values("n")
+    newest = items.order_by("-added_at", "-id").values("image_id")[:1]
+    collections = list(
+        collections_visible_to(user)
+        .select_related("owner")
+        .annotate(visible_count=Coalesce(Subquery(counted), 0), newest_image_id=Subquery(newest))
+        .order_by("-updated_at", "-id")[:500]
+    )
+    wanted = {c.cover_id for c in collections} | {c.newest_image_id for c in collections}
+    wanted.discard(None)
+    covers = Image.objects.filter(visible_images_rule(user), pk__in=wanted) if wanted else []
+    by_id = {image.pk: image for image in covers}
+    for collection in collections:
+        collection.cover_image = by_id.get(collection.cover_id) or by_id.get(
+            collection.newest_image_id
+        )
+    return collections
+
+
+def collection_choices_for_image(user, image: Image) -> list[Collection]:
+    """The collections the member may add this image to, each with `has_image`. One query."""
+    holds = CollectionItem.objects.filter(collection=OuterRef("pk"), image=image)
+    return list(
+        collections_addable_by(user).annotate(has_image=Exists(holds)).order_by("name", "id")[:200]
+    )
+
+
+SAVED_SEARCHES_IN_NAV = 20
+
+
+def saved_searches_of(user) -> QuerySet[SavedSearch]:
+    return SavedSearch.objects.filter(owner=user).order_by("name", "id")

@@ -82,6 +82,13 @@ def read_object(key: str) -> bytes:
     return answer["Body"].read()
 
 
+def open_object(key: str):
+    """The stored object under a key as a stream (botocore's StreamingBody: iter_chunks,
+    close), for reading an original without holding it whole."""
+    answer = shared_s3_client().get_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
+    return answer["Body"]
+
+
 def delete_object(key: str) -> None:
     shared_s3_client().delete_object(Bucket=settings.AWS_STORAGE_BUCKET_NAME, Key=key)
 

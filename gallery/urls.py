@@ -1,17 +1,34 @@
 from django.urls import path
 
-from gallery.views import account, api_tokens, browse, generate, jobs, share
+from gallery.views import account, api_tokens, browse, bulk, generate, jobs, organise, share
 
 app_name = "gallery"
 
 urlpatterns = [
     path("", browse.home, name="home"),
     path("images/<int:pk>/", browse.image_detail, name="image"),
+    path("images/bulk/", bulk.bulk, name="images_bulk"),
+    path("images/<int:pk>/visibility/", browse.visibility, name="image_visibility"),
     path("images/<int:pk>/lightbox/", browse.lightbox, name="image_lightbox"),
     path("images/<int:pk>/download/", browse.download, name="image_download"),
     path("images/<int:pk>/favourite/", browse.favourite, name="image_favourite"),
     path("images/<int:pk>/vary/", browse.vary, name="image_vary"),
     path("images/<int:pk>/delete/", browse.delete, name="image_delete"),
+    path("images/<int:pk>/tags/", organise.tag_add, name="image_tag_add"),
+    path("images/<int:pk>/tags/remove/", organise.tag_remove, name="image_tag_remove"),
+    path("images/<int:pk>/collections/", organise.image_collections, name="image_collections"),
+    path(
+        "tag-suggestions/", organise.tag_suggest, name="tag_suggest"
+    ),  # not under tags/: a tag may be called "suggest"
+    path("tags/<path:name>/", organise.tag_page, name="tag"),
+    path("collections/", organise.collection_list, name="collections"),
+    path("collections/<int:pk>/", organise.collection_page, name="collection"),
+    path("collections/<int:pk>/edit/", organise.collection_edit, name="collection_edit"),
+    path("collections/<int:pk>/delete/", organise.collection_delete, name="collection_delete"),
+    path("searches/", organise.saved_search_list, name="saved_searches"),
+    path("searches/new/", organise.saved_search_create, name="saved_search_create"),
+    path("searches/<int:pk>/rename/", organise.saved_search_rename, name="saved_search_rename"),
+    path("searches/<int:pk>/delete/", organise.saved_search_delete, name="saved_search_delete"),
     path("generate/", generate.generate, name="generate"),
     path("generate/<uuid:batch>/", generate.batch, name="batch"),
     path("generate/<uuid:batch>/cancel/", generate.cancel_rest, name="batch_cancel"),

@@ -32,7 +32,7 @@ def gallery(s3_server, alice):
 
 
 def tiles(page):
-    return page.locator("#grid a.tile")
+    return page.locator("#grid .tile")
 
 
 def test_search_open_remix_and_vary(logged_in_page, live_server, gallery):
@@ -160,13 +160,13 @@ def test_infinite_scroll_and_plain_older_links(logged_in_page, browser, live_ser
     plain.add_cookies(page.context.cookies())
     tab = plain.new_page()
     tab.goto(f"{live_server.url}/?view=flat&per_page=10")
-    first = tab.locator("#grid a.tile").evaluate_all("els => els.map(e => e.dataset.id)")
+    first = tab.locator("#grid .tile").evaluate_all("els => els.map(e => e.dataset.id)")
     assert first == ids[:10]
     tab.get_by_role("link", name="Older").click()
-    second = tab.locator("#grid a.tile").evaluate_all("els => els.map(e => e.dataset.id)")
+    second = tab.locator("#grid .tile").evaluate_all("els => els.map(e => e.dataset.id)")
     assert len(second) == 10 and not set(first) & set(second)
     tab.get_by_role("link", name="Newer").first.click()
-    assert tab.locator("#grid a.tile").evaluate_all("els => els.map(e => e.dataset.id)") == first
+    assert tab.locator("#grid .tile").evaluate_all("els => els.map(e => e.dataset.id)") == first
     plain.close()
 
 

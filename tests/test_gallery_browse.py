@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def tile_ids(response) -> list[int]:
     return [
         int(pk)
-        for pk in re.findall(r'class="tile [^"]*" href="/images/(\d+)/', response.content.decode())
+        for pk in re.findall(r'class="tile-link" href="/images/(\d+)/', response.content.decode())
     ]
 
 
@@ -172,7 +172,7 @@ def test_a_cursor_signed_for_another_purpose_is_refused(alice_client, alice):
 def test_filter_values_survive_into_tile_links_for_previous_and_next(alice_client, alice):
     make_image(alice, prompt="a red kite")
     response = alice_client.get("/?q=kite&who=mine")
-    href = re.search(r'class="tile [^"]*" href="([^"]+)"', response.content.decode()).group(1)
+    href = re.search(r'class="tile-link" href="([^"]+)"', response.content.decode()).group(1)
     assert parse_qs(urlsplit(href.replace("&amp;", "&")).query) == {"q": ["kite"], "who": ["mine"]}
 
 
@@ -195,9 +195,9 @@ def test_gallery_pages_take_a_constant_number_of_queries(
     images = bulk_images([alice, bob], rows)
     Favourite.objects.bulk_create([Favourite(user=alice, image=image) for image in images[::7]])
     stacked = "view=flat" not in query and "q=" not in query
-    # session, user, the page of images (with owners), the stack sizes when stacked, and the
-    # navigation's running-jobs count
-    with django_assert_num_queries(5 if stacked else 4):
+    # session, user, the page of images (with owners), the stack sizes when stacked, the
+    # selection bar's collections, and the navigation's running-jobs count and saved searches
+    with django_assert_num_queries(7 if stacked else 6):
         response = alice_client.get(f"/?{query}")
     assert response.status_code == 200 and tile_ids(response)
 
@@ -209,6 +209,6 @@ def test_a_page_deep_in_the_gallery_takes_the_same_queries(
     page = alice_client.get("/?view=flat&per_page=100")
     for _ in range(8):
         page = alice_client.get("/" + link(page, "Older"))
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(6):  # as above, with the selection bar's collections
         deep = alice_client.get("/" + link(page, "Older"))
     assert len(tile_ids(deep)) == 100

@@ -28,15 +28,16 @@ def test_gallery_lists_images_in_a_constant_number_of_queries(
 ):
     for n in range(3):
         make_image(alice if n % 2 else bob, n)
-    # session, user, images with owners, stack sizes, the navigation's running-jobs count
-    with django_assert_num_queries(5):
+    # session, user, images with owners, stack sizes, the selection bar's collections, the
+    # navigation's running-jobs count and saved searches
+    with django_assert_num_queries(7):
         small = alice_client.get("/")
     for n in range(3, 30):
         make_image(bob, n)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(7):
         large = alice_client.get("/")
     assert small.status_code == large.status_code == 200
-    assert large.content.decode().count('class="tile ') == 30
+    assert large.content.decode().count('class="tile-link"') == 30
 
 
 def test_hidden_images_are_not_listed_or_shown(alice_client, bob):
@@ -60,7 +61,7 @@ def test_batch_page_polls_only_while_jobs_are_active(
 ):
     running = make_generation(alice)
     make_generation(alice, batch=running.batch, status="failed", error_message="Refused.")
-    with django_assert_num_queries(4):  # session, user, the batch, the navigation's count
+    with django_assert_num_queries(5):  # session, user, the batch, the navigation's two
         html = alice_client.get(f"/generate/{running.batch}/").content.decode()
     assert html.count('hx-trigger="every 1s"') == 1
     assert "Refused." in html

@@ -198,8 +198,9 @@ def test_the_image_page_takes_a_constant_number_of_queries(
     alice_client, alice, bob, django_assert_num_queries
 ):
     images = bulk_images([alice, bob], 30)
-    # session, user, image, previous, next, batch siblings, the navigation's running-jobs count
-    with django_assert_num_queries(7):
+    # session, user, image, previous, next, batch siblings, its tags, the collections it may
+    # go in, the navigation's running-jobs count and saved searches
+    with django_assert_num_queries(10):
         alice_client.get(f"/images/{images[10].pk}/")
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(10):
         alice_client.get(f"/images/{images[20].pk}/?q=lighthouse&view=flat&fav=1")

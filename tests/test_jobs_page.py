@@ -54,12 +54,13 @@ def test_jobs_page_takes_a_constant_number_of_queries(
 ):
     for n in range(3):
         make_generation(alice, seed=n)
-    # session, user, count of batches, the page of batches, the navigation's count
-    with django_assert_num_queries(5):
+    # session, user, count of batches, the page of batches, the navigation's count and saved
+    # searches
+    with django_assert_num_queries(6):
         small = alice_client.get("/jobs/")
     for n in range(30):
         make_generation(alice, seed=n, status="succeeded")
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         large = alice_client.get("/jobs/")
     assert small.status_code == large.status_code == 200
     assert large.content.decode().count('class="card batch-row"') == 33

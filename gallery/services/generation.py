@@ -21,7 +21,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from gallery.models import Generation, Image, MemberQuota, ProviderCall
+from gallery.models import Generation, Image, MemberQuota, ProviderCall, Visibility
 from gallery.queueing import enqueue_generation, waiting_generation_ids
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
@@ -116,14 +116,20 @@ def images_left_today(user) -> int:
 # --- Submit, cancel, retry ---------------------------------------------------
 
 
-def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Generation]:
+def submit(
+    *, user, params: GenerationParams, variations: int = 1, visibility: str | None = None
+) -> list[Generation]:
     """Create one queued Generation per variation and queue their tasks once committed.
 
     A seed of None or -1 draws a fresh random seed for each variation; a given seed is used
-    for the first and counted up for the others, so every image can be made again.
+    for the first and counted up for the others, so every image can be made again. The images
+    get `visibility` (private, team, public), or GALLERY_DEFAULT_VISIBILITY when None.
     """
     if not 1 <= variations <= settings.GENERATION_MAX_VARIATIONS:
         raise ValueError(f"variations must be 1..{settings.GENERATION_MAX_VARIATIONS}")
+    visibility = visibility or settings.GALLERY_DEFAULT_VISIBILITY
+    if visibility not in Visibility.values:
+        raise ValueError(f"{visibility!r} is not a visibility")
     width, height = params.dimensions
     random_seed = params.seed is None or params.seed < 0
     with transaction.atomic():
@@ -141,6 +147,7 @@ def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Gener
                 seed_was_random=random_seed,
                 guidance_scale=params.guidance_scale if params.guidance_scale is not None else 2.5,
                 watermark=bool(params.watermark),
+                visibility=visibility,
             )
             for i in range(variations)
         ]

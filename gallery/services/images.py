@@ -1,15 +1,17 @@
-"""What members do to a stored image: favourite it, vary it, delete it (and its S3 objects
-once nothing else points at them)."""
+"""What members do to stored images: favourite one, vary it, change who sees them, delete them
+(and their S3 objects once nothing else points at them). The set-based changes take a whole
+selection in a bounded number of queries, whatever its size."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from gallery.models import Favourite, Generation, Image
+from gallery.models import Favourite, Generation, Image, Visibility
 from gallery.queueing import enqueue_purge
 from gallery.seedream.contract import GenerationParams
 from gallery.services import generation as generation_service
@@ -44,7 +46,8 @@ def set_favourite(*, user, image: Image, favourite: bool) -> None:
 
 
 def vary(*, user, image: Image) -> list[Generation]:
-    """A new job with every parameter of the image but a fresh random seed.
+    """A new job with every parameter of the image but a fresh random seed; a variation of
+    the member's own image keeps its visibility (a private image's stays private).
 
     Raises generation.QuotaExceeded when the member has no images left today."""
     params = GenerationParams(
@@ -55,21 +58,60 @@ def vary(*, user, image: Image) -> list[Generation]:
         guidance_scale=image.guidance_scale,
         watermark=image.watermark,
     )
-    return generation_service.submit(user=user, params=params, variations=1)
+    visibility = image.visibility if image.owner_id == user.pk else None
+    return generation_service.submit(user=user, params=params, variations=1, visibility=visibility)
 
 
 def can_delete(user, image: Image) -> bool:
+    return can_change(user, image)
+
+
+def can_change(user, image: Image) -> bool:
+    """The image's author or staff may change it (visibility, tags, delete): the same rule as
+    queries.images_changeable_by, for an image already in hand."""
     return user.is_staff or image.owner_id == user.pk
+
+
+def _check_changeable(user, images: Sequence[Image]) -> None:
+    if not all(can_change(user, image) for image in images):
+        raise PermissionDenied("Only an image's author or staff may change it.")
+
+
+def set_visibility(*, user, images: Sequence[Image], visibility: str) -> int:
+    """Give every image of the selection this visibility, in one UPDATE; all or none.
+
+    Raises ValueError for a visibility that is not one, PermissionDenied when any image is not
+    the member's to change (nothing changes then). Returns how many rows changed."""
+    if visibility not in Visibility.values:
+        raise ValueError(f"{visibility!r} is not a visibility")
+    _check_changeable(user, images)
+    ids = [image.pk for image in images]
+    if not ids:
+        return 0
+    changed = Image.objects.filter(pk__in=ids).exclude(visibility=visibility)
+    return changed.update(visibility=visibility)
 
 
 def delete_image(*, user, image: Image) -> None:
     """Delete the row; its S3 objects go after the commit, when no other row uses them."""
     if not can_delete(user, image):
         raise PermissionDenied("Only the image's owner or staff may delete it.")
-    keys = [image.original_key, image.thumbnail_key]
+    delete_images(user=user, images=[image])
+
+
+def delete_images(*, user, images: Sequence[Image]) -> int:
+    """Delete every image of the selection, all or none (PermissionDenied when any is not the
+    member's); their S3 objects are purged after the commit, each only when no remaining row
+    uses it (keys are content-addressed, so two rows may share one). Returns rows deleted."""
+    _check_changeable(user, images)
+    ids = [image.pk for image in images]
+    if not ids:
+        return 0
+    keys = sorted({key for image in images for key in (image.original_key, image.thumbnail_key)})
     with transaction.atomic():
-        Image.objects.filter(pk=image.pk).delete()
+        Image.objects.filter(pk__in=ids).delete()
         transaction.on_commit(lambda: _purge_soon(keys))
+    return len(ids)
 
 
 def _purge_soon(keys: list[str]) -> None:

@@ -26,3 +26,12 @@ def highlight(text: str, q: str):
 @register.filter
 def model_label(model: str) -> str:
     return contract.model_label(model)
+
+
+@register.simple_tag
+def addable_collections(user) -> list:
+    """The collections the selection bar offers: those the member may add to (one query, on
+    the pages that show the bar)."""
+    from gallery import queries
+
+    return list(queries.collections_addable_by(user).order_by("name").only("pk", "name")[:200])

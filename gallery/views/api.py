@@ -23,7 +23,7 @@ from ninja.security import HttpBearer, SessionAuth
 
 from gallery import queries
 from gallery.forms import GalleryFilterForm, encode_cursor
-from gallery.models import Generation
+from gallery.models import Generation, Visibility
 from gallery.seedream import contract
 from gallery.services import api_tokens
 from gallery.services import generation as generation_service
@@ -167,6 +167,7 @@ class ImageOut(Schema):
     seed: int
     guidance_scale: float
     watermark: bool
+    visibility: str = Field(..., description="`private`, `team` or `public`")
     created_at: datetime
     owner: str = Field(..., alias="owner.username")
     content_type: str
@@ -204,6 +205,7 @@ class JobOut(Schema):
     seed_was_random: bool
     guidance_scale: float
     watermark: bool
+    visibility: str = Field(..., description="what its image gets: `private`, `team`, `public`")
     created_at: datetime
     finished_at: datetime | None
     error_code: str
@@ -235,6 +237,11 @@ class JobsIn(Schema):
     guidance_scale: float | None = Field(None, description="1 to 10")
     watermark: bool | None = None
     variations: int = Field(1, description="images to make, each with its own seed")
+    visibility: str | None = Field(
+        None,
+        description="who sees the images: `private` (you and staff), `team` or `public`; "
+        "absent: the gallery's default",
+    )
 
 
 class JobsOut(Schema):
@@ -305,7 +312,7 @@ _API_NAME = {"after": "cursor", "per_page": "limit", "__all__": None}
 
 def _filter_form(request, query: ImageQuery) -> GalleryFilterForm:
     data = {name: value for name in GalleryFilterForm.FILTER_NAMES
-            if (value := getattr(query, name)) is not None}  # fmt: skip
+            if (value := getattr(query, name, None)) is not None}  # fmt: skip
     data["fav"] = "on" if query.fav else ""
     # The API lists every image unless asked to stack; the grid's form spells stacked "".
     view = data.get("view", "flat")
@@ -393,6 +400,14 @@ def submit_jobs(request, payload: JobsIn):
     """Queue `variations` images, with the same rules and daily quota as the generate form."""
     body = payload.dict()
     variations = body.pop("variations")
+    visibility = body.pop("visibility")
+    if visibility is not None and visibility not in Visibility.values:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            "visibility must be one of private, team, public.",
+            "visibility",
+        )
     if body["model"] is None:
         body["model"] = settings.SEEDREAM_MODEL
     maximum = settings.GENERATION_MAX_VARIATIONS
@@ -404,7 +419,9 @@ def submit_jobs(request, payload: JobsIn):
         params = contract.params_from_body(
             body, allowed_models=settings.SEEDREAM_ALLOWED_MODELS, product=True
         )
-        rows = generation_service.submit(user=request.user, params=params, variations=variations)
+        rows = generation_service.submit(
+            user=request.user, params=params, variations=variations, visibility=visibility
+        )
     except contract.ParameterError as exc:
         raise ApiError(400, "invalid_parameter", exc.message, exc.param) from None
     except generation_service.QuotaExceeded as exc:

@@ -26,7 +26,10 @@ def generate(request):
     if request.method == "POST" and form.is_valid():
         try:
             rows = generation_service.submit(
-                user=request.user, params=form.params(), variations=form.cleaned_data["variations"]
+                user=request.user,
+                params=form.params(),
+                variations=form.cleaned_data["variations"],
+                visibility=form.cleaned_data["visibility"] or None,
             )
         except generation_service.QuotaExceeded as exc:
             form.add_error(None, exc.message)
@@ -212,6 +215,8 @@ def _remix_initial(request) -> dict | None:
         "watermark": image.watermark,
         "model": image.model,
         "variations": 1,
+        # A remix of one's own private image stays private; of a teammate's, the default.
+        **({"visibility": image.visibility} if image.owner_id == request.user.pk else {}),
     }
 
 

@@ -6,8 +6,8 @@
   let current = null;
 
   function dialog() { return document.getElementById("lightbox"); }
-  function tiles() { return Array.from(document.querySelectorAll("#grid a.tile[data-lightbox]")); }
-  function tileFor(id) { return document.querySelector(`#grid a.tile[data-id="${CSS.escape(id)}"]`); }
+  function tiles() { return Array.from(document.querySelectorAll("#grid .tile[data-lightbox]")); }
+  function tileFor(id) { return document.querySelector(`#grid .tile[data-id="${CSS.escape(id)}"]`); }
 
   async function show(tile, { push = true } = {}) {
     const box = dialog();
@@ -44,7 +44,8 @@
   }
 
   document.addEventListener("click", (event) => {
-    const tile = event.target.closest("#grid a.tile[data-lightbox]");
+    const link = event.target.closest("#grid .tile[data-lightbox] a.tile-link");
+    const tile = link?.closest(".tile");
     if (!tile || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
     show(tile);
