@@ -25,7 +25,7 @@ from gallery.models import Generation, Image, MemberQuota, ProviderCall
 from gallery.queueing import enqueue_generation, waiting_generation_ids
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
-from gallery.services import ingest, pacing
+from gallery.services import blocklist, ingest, pacing
 from gallery.services.generation_events import generation_finished
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ FINAL_MESSAGES = {
     "download_timeout": "The image was made, but fetching it from the image service timed "
     "out {n} times. Retry to try again while its link lasts.",
 }
+
+
+PromptBlocked = blocklist.PromptBlocked
 
 
 class NotRetryable(Exception):
@@ -116,14 +119,19 @@ def images_left_today(user) -> int:
 # --- Submit, cancel, retry ---------------------------------------------------
 
 
-def submit(*, user, params: GenerationParams, variations: int = 1) -> list[Generation]:
+def submit(
+    *, user, params: GenerationParams, variations: int = 1, source: str = "form"
+) -> list[Generation]:
     """Create one queued Generation per variation and queue their tasks once committed.
 
     A seed of None or -1 draws a fresh random seed for each variation; a given seed is used
-    for the first and counted up for the others, so every image can be made again.
+    for the first and counted up for the others, so every image can be made again. Raises
+    blocklist.PromptBlocked (logged as a BlockedPrompt from `source`: form, gateway or api)
+    before anything is saved when the prompt breaks a blocklist rule.
     """
     if not 1 <= variations <= settings.GENERATION_MAX_VARIATIONS:
         raise ValueError(f"variations must be 1..{settings.GENERATION_MAX_VARIATIONS}")
+    blocklist.refuse_blocked(user=user, prompt=params.prompt, source=source)
     width, height = params.dimensions
     random_seed = params.seed is None or params.seed < 0
     with transaction.atomic():
@@ -193,13 +201,21 @@ def cancel_queued(*, user, batch) -> int:
     return canceled
 
 
-def retry(*, user, generation_id: int) -> Generation:
+def retry(*, user, generation_id: int, source: str = "form") -> Generation:
     """Run a failed job again; returns it queued. It calls the provider again only when the
     failure came before the provider answered (counted against today's quota, checked under
     the same lock as submit); otherwise it re-stores the answer it already has. An image the
     provider's filter withheld is tried with a new seed. NotRetryable when a retry cannot help;
-    QuotaExceeded when today's images are used up."""
+    QuotaExceeded when today's images are used up; PromptBlocked when a blocklist rule added
+    since forbids its prompt."""
     now = timezone.now()
+    prompt = (
+        Generation.objects.filter(pk=generation_id, user=user, provider_result__isnull=True)
+        .values_list("prompt", flat=True)
+        .first()
+    )
+    if prompt is not None:
+        blocklist.refuse_blocked(user=user, prompt=prompt, source=source)
     with transaction.atomic():
         generation = (
             Generation.objects.select_for_update()
