@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery.views import account, api_tokens, browse, generate, jobs
+from gallery.views import account, api_tokens, browse, generate, jobs, report
 
 app_name = "gallery"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("images/<int:pk>/favourite/", browse.favourite, name="image_favourite"),
     path("images/<int:pk>/vary/", browse.vary, name="image_vary"),
     path("images/<int:pk>/delete/", browse.delete, name="image_delete"),
+    path("images/<int:pk>/report/", report.report_image, name="image_report"),
     path("generate/", generate.generate, name="generate"),
     path("generate/<uuid:batch>/", generate.batch, name="batch"),
     path("generate/<uuid:batch>/cancel/", generate.cancel_rest, name="batch_cancel"),

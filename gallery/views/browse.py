@@ -18,6 +18,7 @@ from gallery.forms import DEFAULT_PER_PAGE, GalleryFilterForm, encode_cursor
 from gallery.seedream.contract import model_label
 from gallery.services import generation as generation_service
 from gallery.services import images as image_service
+from gallery.views.report import MemberReportForm
 
 
 @require_safe
@@ -83,6 +84,8 @@ def image_detail(request, pk: int):
         "gallery_url": reverse("gallery:home") + (f"?{list_query}" if list_query else ""),
         "can_delete": image_service.can_delete(request.user, image),
         "owns_batch": generation is not None and generation.user_id == request.user.pk,
+        # Members report others' images; their own they can delete.
+        "report_form": MemberReportForm() if image.owner_id != request.user.pk else None,
         "nav": "gallery",
     }
     return render(request, "gallery/image_detail.html", context)
@@ -119,7 +122,7 @@ def vary(request, pk: int):
     image = _image_or_404(request, pk)
     try:
         rows = image_service.vary(user=request.user, image=image)
-    except generation_service.QuotaExceeded as exc:
+    except (generation_service.QuotaExceeded, generation_service.PromptBlocked) as exc:
         messages.error(request, exc.message)
         return redirect("gallery:image", pk=pk)
     return redirect("gallery:batch", batch=rows[0].batch)
