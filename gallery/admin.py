@@ -358,7 +358,6 @@ class ReportedImageAdmin(ImageModerationActions, admin.ModelAdmin):
     search_fields = ("prompt",)
     actions = ("hide", "unhide", "approve", "delete")
     show_full_result_count = False
-    ordering = ("-report_total", "first_report_at")
 
     def get_queryset(self, request):
         open_reports = Report.objects.filter(image=OuterRef("pk"), resolved_at__isnull=True)
@@ -375,6 +374,10 @@ class ReportedImageAdmin(ImageModerationActions, admin.ModelAdmin):
                 )
             )
         )
+
+    def get_ordering(self, request):
+        # Most reported first, then the longest waiting (annotations: not `ordering`).
+        return ("-report_total", "first_report_at")
 
     def get_changelist(self, request, **kwargs):
         return QueueChangeList
