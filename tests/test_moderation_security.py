@@ -150,6 +150,19 @@ def test_a_suspended_members_open_session_ends_on_the_next_request(sam, alice, r
     assert Client().get("/api/images", headers=headers).status_code == 200
 
 
+def test_suspending_cancels_the_members_queued_jobs_only(sam, alice, bob):
+    from gallery.models import Generation
+
+    def job(user, status):
+        return Generation.objects.create(user=user, prompt="p", model="m", width=1024,
+                                         height=1024, seed=1, guidance_scale=2.5, status=status)  # fmt: skip
+
+    queued, calling, bobs = job(alice, "queued"), job(alice, "calling"), job(bob, "queued")
+    moderation.suspend(actor=sam, users=[alice], reason="abuse")
+    statuses = dict(Generation.objects.values_list("pk", "status"))
+    assert statuses == {queued.pk: "canceled", calling.pk: "calling", bobs.pk: "queued"}
+
+
 def test_suspending_keeps_other_members_sessions(sam, alice, bob):
     bobs = Client()
     bobs.force_login(bob)

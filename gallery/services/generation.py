@@ -201,6 +201,24 @@ def cancel_queued(*, user, batch) -> int:
     return canceled
 
 
+def cancel_all_queued(user_ids) -> int:
+    """Cancel every job of these members that has not started (a suspension): a job already
+    calling the provider goes on, since stopping it cannot unbill it."""
+    now = timezone.now()
+    queued = Generation.objects.filter(user_id__in=list(user_ids), status=Status.QUEUED)
+    ids = list(queued.values_list("pk", flat=True))
+    canceled = Generation.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+        status=Status.CANCELED,
+        status_changed_at=now,
+        finished_at=now,
+        error_code="canceled",
+        error_message="Canceled: the account was suspended.",
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: generation_finished(pk))
+    return canceled
+
+
 def retry(*, user, generation_id: int, source: str = "form") -> Generation:
     """Run a failed job again; returns it queued. It calls the provider again only when the
     failure came before the provider answered (counted against today's quota, checked under

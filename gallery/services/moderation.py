@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from gallery.models import Image, ModerationEvent, Report, ShareLink
+from gallery.services import generation as generation_service
 from gallery.services import images as image_service
 
 REASON_MAX_CHARS = 2000
@@ -161,7 +162,8 @@ def _user_targets(users) -> list[dict]:
 
 def suspend(*, actor, users, reason: str) -> ModerationEvent:
     """Members can no longer log in, generate or use their API tokens (all check is_active),
-    their share links answer 404, and their open sessions end now."""
+    their share links answer 404, their open sessions end now and their jobs that have not
+    started are canceled."""
     _require_staff(actor)
     reason = _clean_reason(reason)
     User = get_user_model()
@@ -175,6 +177,7 @@ def suspend(*, actor, users, reason: str) -> ModerationEvent:
             raise ModerationError(_("Only a superuser can suspend a superuser."))
         User.objects.filter(pk__in=[u.pk for u in rows]).update(is_active=False)
         end_sessions({u.pk for u in rows})
+        generation_service.cancel_all_queued([u.pk for u in rows])
         return _log(actor, "suspend", _user_targets(rows), reason)
 
 
