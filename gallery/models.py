@@ -287,6 +287,15 @@ class Image(models.Model):
         return presigned_url(self.original_key, download_name=self.download_name)
 
 
+class ReportedImage(Image):
+    """The moderation queue's view of images (the admin lists only those with open reports)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("reported image")
+        verbose_name_plural = _("moderation queue")
+
+
 class ImageTag(TaggedItemBase):
     """An image's tag (django-taggit, with a real foreign key instead of a generic one, so the
     tag filter is a plain join). Tag names are normalised by gallery.tags.normalise_tag."""

@@ -17,9 +17,9 @@ from gallery.models import (
     Favourite,
     Generation,
     Image,
-    ShareLink,
     ImageTag,
     SavedSearch,
+    ShareLink,
     Visibility,
 )
 
@@ -578,6 +578,8 @@ def explore_image(ref: str) -> Image | None:
     if not _is_sha256(ref):
         return None
     return explore_images().filter(sha256=ref).order_by("-id").first()
+
+
 # --- tags, collections, saved searches --------------------------------------------------------
 
 TAG_SUGGESTIONS = 10

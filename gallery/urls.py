@@ -1,6 +1,16 @@
 from django.urls import path
 
-from gallery.views import account, api_tokens, browse, bulk, generate, jobs, organise, share
+from gallery.views import (
+    account,
+    api_tokens,
+    browse,
+    bulk,
+    generate,
+    jobs,
+    organise,
+    report,
+    share,
+)
 
 app_name = "gallery"
 
@@ -29,6 +39,7 @@ urlpatterns = [
     path("searches/new/", organise.saved_search_create, name="saved_search_create"),
     path("searches/<int:pk>/rename/", organise.saved_search_rename, name="saved_search_rename"),
     path("searches/<int:pk>/delete/", organise.saved_search_delete, name="saved_search_delete"),
+    path("images/<int:pk>/report/", report.report_image, name="image_report"),
     path("generate/", generate.generate, name="generate"),
     path("generate/<uuid:batch>/", generate.batch, name="batch"),
     path("generate/<uuid:batch>/cancel/", generate.cancel_rest, name="batch_cancel"),

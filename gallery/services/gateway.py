@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from gallery.models import Generation, IdempotencyKey
 from gallery.seedream.contract import GenerationParams
+from gallery.services import blocklist
 from gallery.services import generation as generation_service
 
 KEY_LIFETIME = timedelta(hours=24)
@@ -59,7 +60,9 @@ def submit_once(
     IdempotencyConflict when the key came with another body.
     """
     if not key:
-        return generation_service.submit(user=user, params=params)[0], False
+        return generation_service.submit(user=user, params=params, source="gateway")[0], False
+    # Before the transaction, so the BlockedPrompt log outlives the refusal.
+    blocklist.refuse_blocked(user=user, prompt=params.prompt, source="gateway")
     with transaction.atomic():
         # Requests of one member are serialised here (submit locks the same row), so two
         # concurrent retries with one key cannot both generate.
@@ -71,7 +74,7 @@ def submit_once(
             if earlier.fingerprint != body_fingerprint:
                 raise IdempotencyConflict(key, earlier.generation_id)
             return earlier.generation, True
-        generation = generation_service.submit(user=user, params=params)[0]
+        generation = generation_service.submit(user=user, params=params, source="gateway")[0]
         IdempotencyKey.objects.create(
             user=user, key=key, fingerprint=body_fingerprint, generation=generation
         )

@@ -25,7 +25,7 @@ from gallery.models import Generation, Image, MemberQuota, ProviderCall, Visibil
 from gallery.queueing import enqueue_generation, waiting_generation_ids
 from gallery.seedream import client as seedream
 from gallery.seedream.contract import SEED_MAX, GenerationParams
-from gallery.services import ingest, pacing
+from gallery.services import blocklist, ingest, pacing
 from gallery.services.generation_events import generation_finished
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ FINAL_MESSAGES = {
     "download_timeout": "The image was made, but fetching it from the image service timed "
     "out {n} times. Retry to try again while its link lasts.",
 }
+
+
+PromptBlocked = blocklist.PromptBlocked
 
 
 class NotRetryable(Exception):
@@ -117,19 +120,27 @@ def images_left_today(user) -> int:
 
 
 def submit(
-    *, user, params: GenerationParams, variations: int = 1, visibility: str | None = None
+    *,
+    user,
+    params: GenerationParams,
+    variations: int = 1,
+    visibility: str | None = None,
+    source: str = "form",
 ) -> list[Generation]:
     """Create one queued Generation per variation and queue their tasks once committed.
 
     A seed of None or -1 draws a fresh random seed for each variation; a given seed is used
     for the first and counted up for the others, so every image can be made again. The images
-    get `visibility` (private, team, public), or GALLERY_DEFAULT_VISIBILITY when None.
+    get `visibility` (private, team, public), or GALLERY_DEFAULT_VISIBILITY when None. Raises
+    blocklist.PromptBlocked (logged as a BlockedPrompt from `source`: form, gateway or api)
+    before anything is saved when the prompt breaks a blocklist rule.
     """
     if not 1 <= variations <= settings.GENERATION_MAX_VARIATIONS:
         raise ValueError(f"variations must be 1..{settings.GENERATION_MAX_VARIATIONS}")
     visibility = visibility or settings.GALLERY_DEFAULT_VISIBILITY
     if visibility not in Visibility.values:
         raise ValueError(f"{visibility!r} is not a visibility")
+    blocklist.refuse_blocked(user=user, prompt=params.prompt, source=source)
     width, height = params.dimensions
     random_seed = params.seed is None or params.seed < 0
     with transaction.atomic():
@@ -200,13 +211,39 @@ def cancel_queued(*, user, batch) -> int:
     return canceled
 
 
-def retry(*, user, generation_id: int) -> Generation:
+def cancel_all_queued(user_ids) -> int:
+    """Cancel every job of these members that has not started (a suspension): a job already
+    calling the provider goes on, since stopping it cannot unbill it."""
+    now = timezone.now()
+    queued = Generation.objects.filter(user_id__in=list(user_ids), status=Status.QUEUED)
+    ids = list(queued.values_list("pk", flat=True))
+    canceled = Generation.objects.filter(pk__in=ids, status=Status.QUEUED).update(
+        status=Status.CANCELED,
+        status_changed_at=now,
+        finished_at=now,
+        error_code="canceled",
+        error_message="Canceled: the account was suspended.",
+    )
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: generation_finished(pk))
+    return canceled
+
+
+def retry(*, user, generation_id: int, source: str = "form") -> Generation:
     """Run a failed job again; returns it queued. It calls the provider again only when the
     failure came before the provider answered (counted against today's quota, checked under
     the same lock as submit); otherwise it re-stores the answer it already has. An image the
     provider's filter withheld is tried with a new seed. NotRetryable when a retry cannot help;
-    QuotaExceeded when today's images are used up."""
+    QuotaExceeded when today's images are used up; PromptBlocked when a blocklist rule added
+    since forbids its prompt."""
     now = timezone.now()
+    prompt = (
+        Generation.objects.filter(pk=generation_id, user=user, provider_result__isnull=True)
+        .values_list("prompt", flat=True)
+        .first()
+    )
+    if prompt is not None:
+        blocklist.refuse_blocked(user=user, prompt=prompt, source=source)
     with transaction.atomic():
         generation = (
             Generation.objects.select_for_update()

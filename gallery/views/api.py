@@ -420,12 +420,18 @@ def submit_jobs(request, payload: JobsIn):
             body, allowed_models=settings.SEEDREAM_ALLOWED_MODELS, product=True
         )
         rows = generation_service.submit(
-            user=request.user, params=params, variations=variations, visibility=visibility
+            user=request.user,
+            params=params,
+            variations=variations,
+            visibility=visibility,
+            source="api",
         )
     except contract.ParameterError as exc:
         raise ApiError(400, "invalid_parameter", exc.message, exc.param) from None
     except generation_service.QuotaExceeded as exc:
         raise ApiError(429, exc.code, exc.message) from None
+    except generation_service.PromptBlocked as exc:
+        raise ApiError(400, exc.code, exc.message, "prompt") from None
     return Status(201, {"jobs": rows})
 
 
@@ -450,7 +456,9 @@ def retry_job(request, job_id: int):
     """Run a failed job again (409 when a retry cannot help, 429 when today's quota is used)."""
     job = get_object_or_404(queries.generations_of(request.user), pk=job_id)
     try:
-        return generation_service.retry(user=request.user, generation_id=job.pk)
+        return generation_service.retry(user=request.user, generation_id=job.pk, source="api")
+    except generation_service.PromptBlocked as exc:
+        raise ApiError(400, exc.code, exc.message, "prompt") from None
     except generation_service.NotRetryable as exc:
         raise ApiError(409, "not_retryable", exc.message) from None
     except generation_service.QuotaExceeded as exc:

@@ -20,6 +20,7 @@ from gallery.models import Visibility
 from gallery.seedream.contract import model_label
 from gallery.services import generation as generation_service
 from gallery.services import images as image_service
+from gallery.views.report import MemberReportForm
 
 
 @require_safe
@@ -123,6 +124,8 @@ def image_detail(request, pk: int):
         "can_delete": image_service.can_delete(request.user, image),
         "visibility_choices": Visibility.choices,
         "owns_batch": generation is not None and generation.user_id == request.user.pk,
+        # Members report others' images; their own they can delete.
+        "report_form": MemberReportForm() if image.owner_id != request.user.pk else None,
         "nav": "gallery",
         **organise.tags_context(request, image),
         **organise.collections_context(request, image),
@@ -161,7 +164,7 @@ def vary(request, pk: int):
     image = _image_or_404(request, pk)
     try:
         rows = image_service.vary(user=request.user, image=image)
-    except generation_service.QuotaExceeded as exc:
+    except (generation_service.QuotaExceeded, generation_service.PromptBlocked) as exc:
         messages.error(request, exc.message)
         return redirect("gallery:image", pk=pk)
     return redirect("gallery:batch", batch=rows[0].batch)

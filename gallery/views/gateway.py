@@ -172,6 +172,11 @@ async def image_generations(request):
         generation, reused = await submit(token.user, params, key, gateway.fingerprint(body))
     except generation_service.QuotaExceeded as exc:
         return provider_error(request_id, 429, "QuotaExceeded", exc.message)
+    except generation_service.PromptBlocked as exc:
+        # The provider's own code for a refused prompt, so OpenAI-style clients handle it alike.
+        return provider_error(
+            request_id, 400, "InputTextSensitiveContentDetected", exc.message, param="prompt"
+        )
     except gateway.IdempotencyConflict as exc:
         return provider_error(
             request_id, 422, exc.code, exc.message, param="Idempotency-Key", retry=False

@@ -33,6 +33,8 @@ def generate(request):
             )
         except generation_service.QuotaExceeded as exc:
             form.add_error(None, exc.message)
+        except generation_service.PromptBlocked as exc:
+            form.add_error("prompt", exc.message)
         else:
             if any(row.start_delayed for row in rows):
                 messages.warning(request, DELAYED_START)
@@ -169,7 +171,11 @@ def retry(request, pk: int):
     notice = ""
     try:
         generation = generation_service.retry(user=request.user, generation_id=pk)
-    except (generation_service.NotRetryable, generation_service.QuotaExceeded) as exc:
+    except (
+        generation_service.NotRetryable,
+        generation_service.QuotaExceeded,
+        generation_service.PromptBlocked,
+    ) as exc:
         notice = exc.message
     else:
         if generation.seed != failed.seed:
