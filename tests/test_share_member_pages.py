@@ -144,8 +144,8 @@ def test_my_links_costs_a_fixed_number_of_queries(alice, alice_client, django_as
     for n in range(6):
         share(alice, image=image_of(alice))
         share(alice, collection=collection_of(alice, [image_of(alice)], name=f"c{n}"))
-    # session, user, running badge, the links, the collections' first images
-    with django_assert_num_queries(5):
+    # session, user, running badge, saved searches (nav), the links, the collections' first images
+    with django_assert_num_queries(6):
         assert alice_client.get("/links/").status_code == 200
 
 

@@ -44,7 +44,8 @@
   }
 
   document.addEventListener("click", (event) => {
-    const link = event.target.closest("#grid .tile[data-lightbox] a.tile-link");
+    // A member's grid tile holds a link and a selection box; a public page's tile is the link.
+    const link = event.target.closest("#grid .tile[data-lightbox] a.tile-link, #grid a.tile[data-lightbox]");
     const tile = link?.closest(".tile");
     if (!tile || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
