@@ -256,6 +256,8 @@ CELERY_BEAT_SCHEDULE = {
     # worker or message was lost runs again within two minutes.
     "sweep-stuck-generations": {"task": "gallery.sweep_stuck_generations", "schedule": 30.0},
     "purge-idempotency-keys": {"task": "gallery.purge_idempotency_keys", "schedule": 3600.0},
+    # Share-link views are counted in Redis and written to the rows once a minute.
+    "flush-share-views": {"task": "gallery.flush_share_views", "schedule": 60.0},
 }
 
 # --- Seedream provider ------------------------------------------------------
@@ -345,6 +347,40 @@ API_TOKEN_RATE_LIMIT = envint("API_TOKEN_RATE_LIMIT", 60)
 GALLERY_DEFAULT_VISIBILITY = env("GALLERY_DEFAULT_VISIBILITY", "team")
 if GALLERY_DEFAULT_VISIBILITY not in ("private", "team", "public"):
     raise ImproperlyConfigured("GALLERY_DEFAULT_VISIBILITY must be private, team or public")
+# The public showcase /explore/ (public images of members who opted in): off unless set.
+GALLERY_EXPLORE_ENABLED = envbool("GALLERY_EXPLORE_ENABLED", False)
+
+# --- Share links (/s/<token>/) and other public pages ------------------------
+# Lifetime of the presigned S3 URLs on public pages. URLs are signed at the start of a window
+# of a quarter of it, so each lives 3/4 to all of it: 300 s bounds how long an image URL
+# copied from a page outlives a revoke, an expiry or a hide, while a visitor's open page
+# keeps working for minutes (the lightbox and Download mint fresh URLs through checked views).
+SHARE_URL_LIFETIME = envint("SHARE_URL_LIFETIME", 300)
+if not 4 <= SHARE_URL_LIFETIME <= 3600:
+    raise ImproperlyConfigured("SHARE_URL_LIFETIME must be from 4 to 3600 seconds")
+# Per client address (django-ratelimit's rate strings): page views of /s/ and /explore/ (a
+# collection's lightbox steps count too), password attempts, and reports.
+SHARE_VIEW_RATE = env("SHARE_VIEW_RATE", "120/m")
+SHARE_PASSWORD_RATE = env("SHARE_PASSWORD_RATE", "10/10m")
+SHARE_REPORT_RATE = env("SHARE_REPORT_RATE", "5/h")
+# A visitor (address and browser) counts once per link in this many seconds; an unfurl bot
+# (SHARE_BOT_AGENTS, matched in the User-Agent) once per link and bot in a day.
+SHARE_VIEW_DEDUP_SECONDS = envint("SHARE_VIEW_DEDUP_SECONDS", 30 * 60)
+SHARE_BOT_AGENTS = envlist(
+    "SHARE_BOT_AGENTS",
+    "facebookexternalhit,Facebot,Twitterbot,Slackbot,Slack-ImgProxy,Discordbot,TelegramBot,"
+    "WhatsApp,LinkedInBot,SkypeUriPreview,redditbot,Applebot,Googlebot,bingbot,Mastodon,"
+    "Pinterestbot,vkShare,Embedly,Iframely,MicrosoftPreview,Teams,Signal,Zoom",
+)
+# How long a revoked link can still be brought back from the My links page.
+SHARE_UNDO_SECONDS = envint("SHARE_UNDO_SECONDS", 10)
+# django-ratelimit counts in this cache: Redis (REDIS_URL, read when first used).
+RATELIMIT_USE_CACHE = "ratelimit"
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {"BACKEND": "gallery.public_limits.RedisUrlCache", "LOCATION": ""},
+}
+
 # Tags are normalised (gallery/tags.py) before they are stored; taggit must not fold them again.
 TAGGIT_CASE_INSENSITIVE = False
 
@@ -353,7 +389,7 @@ DEMO_PASSWORD = env("DEMO_PASSWORD", "demo")
 
 # --- Security behind HTTPS ---------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+SECURE_REFERRER_POLICY = "same-origin"  # public pages send none (gallery/views/share.py)
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 # Trust X-Forwarded-Proto only when a TLS-terminating proxy in front sets it (compose's does);
@@ -423,7 +459,16 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Share tokens are masked in every record (gallery/log_masking.py); the access loggers of
+    # uvicorn and gunicorn get the same filter when the app starts (GalleryConfig.ready).
+    "filters": {"share_tokens": {"()": "gallery.log_masking.ShareTokenFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["share_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "botocore": {"level": "WARNING"},

@@ -9,7 +9,15 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, QuerySet
 
 from gallery import search
-from gallery.models import Collection, Favourite, Generation, Image, Visibility
+from gallery.models import (
+    Collection,
+    CollectionItem,
+    Favourite,
+    Generation,
+    Image,
+    ShareLink,
+    Visibility,
+)
 
 JOBS_PAGE_SIZE = 50
 
@@ -306,3 +314,149 @@ def running_strip_of(user, *, since: datetime) -> list[Generation]:
 
 def last_generation_of(user) -> Generation | None:
     return Generation.objects.filter(user=user).order_by("-created_at", "-id").first()
+
+
+# --- Share links and public pages -------------------------------------------
+
+
+def share_links_editable_by(user) -> QuerySet[ShareLink]:
+    """A member's own links; staff see and may change every member's."""
+    if not user.is_authenticated:
+        return ShareLink.objects.none()
+    links = ShareLink.objects.select_related("owner", "image", "collection", "collection__cover")
+    return links if user.is_staff else links.filter(owner=user)
+
+
+def share_links_page(user) -> list[ShareLink]:
+    """The My links page: every link of the member (staff: everyone's), newest first, each
+    with `thumb` set to its image, or its collection's cover or first visible image."""
+    links = list(share_links_editable_by(user).order_by("-created_at", "-id")[:500])
+    collection_ids = {link.collection_id for link in links if link.collection_id}
+    firsts: dict[int, Image] = {}
+    if collection_ids:
+        items = (
+            CollectionItem.objects.filter(collection_id__in=collection_ids, image__is_hidden=False)
+            .select_related("image")
+            .order_by("collection_id", "added_at", "id")
+        )
+        for item in items:
+            firsts.setdefault(item.collection_id, item.image)
+    for link in links:
+        if link.image_id:
+            link.thumb = link.image
+        else:
+            cover = link.collection.cover
+            link.thumb = cover if cover and not cover.is_hidden else firsts.get(link.collection_id)
+    return links
+
+
+def shared_images(link: ShareLink) -> QuerySet[Image]:
+    """What a link shows at this moment: its image, or the collection's images, that its
+    sharer may still see (private, hidden or deleted ones drop out at once)."""
+    images = Image.objects.filter(visible_images_rule(link.owner))
+    if link.image_id is not None:
+        return images.filter(pk=link.image_id)
+    return images.filter(collection_items__collection_id=link.collection_id)
+
+
+@dataclass(frozen=True)
+class PublicCursor:
+    """A position on a public page, in words a visitor may see: a time and a content hash
+    (no database ids). Spelled `<microseconds>.<sha256>` in the URL."""
+
+    at: datetime
+    sha256: str
+
+    def __str__(self) -> str:
+        return f"{round(self.at.timestamp() * 1_000_000)}.{self.sha256}"
+
+    @classmethod
+    def parse(cls, text: str) -> PublicCursor | None:
+        stamp, _, sha = (text or "").partition(".")
+        if not stamp.isdigit() or len(stamp) > 18 or not _is_sha256(sha):
+            return None
+        try:
+            at = datetime.fromtimestamp(int(stamp) / 1_000_000, tz=utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return cls(at, sha)
+
+
+def _is_sha256(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
+
+
+@dataclass
+class PublicPage:
+    images: list[Image]
+    next_cursor: PublicCursor | None
+
+
+def shared_collection_page(
+    link: ShareLink, *, per_page: int, after: PublicCursor | None = None
+) -> PublicPage:
+    """One page of a shared collection in the order images were added, by keyset on (when
+    added, content hash); each image carries `added_at`."""
+    images = shared_images(link).annotate(added_at=F("collection_items__added_at"))
+    if after is not None:
+        images = images.filter(
+            Q(added_at__gt=after.at) | Q(added_at=after.at, sha256__gt=after.sha256)
+        )
+    rows = list(images.order_by("added_at", "sha256", "id")[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    cursor = PublicCursor(rows[-1].added_at, rows[-1].sha256) if more else None
+    return PublicPage(rows, cursor)
+
+
+def shared_image(link: ShareLink, ref: str) -> Image | None:
+    """The image a public page names by its content hash, if the link shows it now."""
+    if not _is_sha256(ref):
+        return None
+    return shared_images(link).filter(sha256=ref).order_by("id").first()
+
+
+def shared_cover(link: ShareLink) -> Image | None:
+    """The picture that stands for a link (its image, or the collection's cover or first)."""
+    images = shared_images(link)
+    if link.collection_id and link.collection.cover_id:
+        cover = images.filter(pk=link.collection.cover_id).first()
+        if cover is not None:
+            return cover
+    return (
+        images.annotate(added_at=F("collection_items__added_at"))
+        .order_by("added_at", "sha256", "id")
+        .first()
+        if link.collection_id
+        else images.first()
+    )
+
+
+def explore_images() -> QuerySet[Image]:
+    """The public showcase: public images, not hidden, of active members who opted in."""
+    return Image.objects.filter(
+        is_hidden=False,
+        visibility=Visibility.PUBLIC,
+        owner__is_active=True,
+        owner__gallery_profile__show_on_explore=True,
+    )
+
+
+def explore_page(*, per_page: int, after: PublicCursor | None = None) -> PublicPage:
+    """One page of /explore/, newest first, by keyset on (created, content hash)."""
+    images = explore_images()
+    if after is not None:
+        images = images.filter(
+            Q(created_at__lt=after.at) | Q(created_at=after.at, sha256__lt=after.sha256)
+        )
+    rows = list(images.order_by("-created_at", "-sha256", "-id")[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    cursor = PublicCursor(rows[-1].created_at, rows[-1].sha256) if more else None
+    return PublicPage(rows, cursor)
+
+
+def explore_image(ref: str) -> Image | None:
+    if not _is_sha256(ref):
+        return None
+    return explore_images().filter(sha256=ref).order_by("-id").first()

@@ -6,7 +6,7 @@ from celery.signals import worker_init, worker_shutting_down
 from django.core.exceptions import ImproperlyConfigured
 
 from gallery.queueing import PURGE_IMAGE_OBJECTS, RUN_GENERATION, enqueue_generation
-from gallery.services import gateway, generation, images
+from gallery.services import gateway, generation, images, sharing
 
 
 @shared_task(name=RUN_GENERATION, ignore_result=True)
@@ -52,3 +52,8 @@ def purge_image_objects(keys: list[str]) -> list[str]:
 @shared_task(name="gallery.purge_idempotency_keys", ignore_result=True)
 def purge_idempotency_keys() -> int:
     return gateway.purge_expired_keys()
+
+
+@shared_task(name="gallery.flush_share_views", ignore_result=True)
+def flush_share_views() -> int:
+    return sharing.flush_view_counts()

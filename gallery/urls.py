@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gallery.views import account, api_tokens, browse, generate, jobs, report
+from gallery.views import account, api_tokens, browse, generate, jobs, report, share
 
 app_name = "gallery"
 
@@ -24,4 +24,20 @@ urlpatterns = [
     path("profile/", account.profile, name="profile"),
     path("settings/tokens/", api_tokens.token_list, name="api_tokens"),
     path("settings/tokens/<int:pk>/revoke/", api_tokens.revoke, name="api_token_revoke"),
+    path("profile/explore/", share.explore_choice, name="explore_choice"),
+    # Share links: the member's side.
+    path("share/new/", share.share_new, name="share_new"),
+    path("links/", share.my_links, name="share_links"),
+    path("links/<int:pk>/edit/", share.link_edit, name="share_link_edit"),
+    path("links/<int:pk>/revoke/", share.link_revoke, name="share_link_revoke"),
+    path("links/<int:pk>/undo/", share.link_undo, name="share_link_undo"),
+    # The public side: every path resolves its token through sharing.resolve.
+    path("s/<str:token>/", share.share_page, name="share_page"),
+    path("s/<str:token>/preview.jpg", share.share_preview, name="share_preview"),
+    path("s/<str:token>/i/<str:ref>/", share.share_lightbox, name="share_lightbox"),
+    path("s/<str:token>/download/<str:ref>/", share.share_download, name="share_download"),
+    path("s/<str:token>/report/", share.share_report, name="share_report"),
+    path("explore/", share.explore, name="explore"),
+    path("explore/i/<str:ref>/", share.explore_lightbox, name="explore_lightbox"),
+    path("explore/report/", share.explore_report, name="explore_report"),
 ]

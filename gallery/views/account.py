@@ -1,5 +1,6 @@
 """A member's own account: the profile page and logging out."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LogoutView
@@ -7,6 +8,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
+from gallery.models import MemberProfile
 from gallery.services import generation as generation_service
 
 
@@ -20,6 +22,8 @@ def profile(request):
         "images_left": generation_service.images_left_today(user),
         "image_count": user.images.count(),
         "nav": "profile",
+        "show_on_explore": MemberProfile.objects.filter(user=user, show_on_explore=True).exists(),
+        "explore_enabled": settings.GALLERY_EXPLORE_ENABLED,
     }
     return render(request, "gallery/profile.html", context)
 

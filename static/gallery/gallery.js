@@ -2,7 +2,7 @@
 // keys, close with Escape. The URL's #image-<id> makes a reload or a pasted link reopen it.
 (() => {
   "use strict";
-  const HASH = /^#image-(\d+)$/;
+  const HASH = /^#image-([0-9a-f]+)$/;  // a database id, or a content hash on public pages
   let current = null;
 
   function dialog() { return document.getElementById("lightbox"); }
