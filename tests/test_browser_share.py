@@ -127,7 +127,9 @@ def test_a_collection_link_with_a_password_download_toggle_and_revoke(
         for n, size in enumerate([(320, 240), (240, 320), (300, 300)])
     ]
     collection = collection_of(alice, images, name="Client review")
-    url = create_link(page, f"{live_server.url}/share/new/?collection={collection.pk}")
+    page.goto(f"{live_server.url}/collections/{collection.pk}/")
+    page.get_by_role("link", name="Share").click()
+    url = create_link(page, page.url)
 
     unlock(visitor, url)
     tiles = visitor.locator("#grid a.tile")
