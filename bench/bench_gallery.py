@@ -63,6 +63,7 @@ def _settings_only(url: str) -> None:
         {
             "SECRET_KEY": "bench-only",
             "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",  # the test client speaks plain HTTP
             "ALLOWED_HOSTS": "testserver",
             "DATABASE_URL": url,
             "AWS_ACCESS_KEY_ID": "bench",

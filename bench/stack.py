@@ -39,6 +39,9 @@ def start(
     env = {
         "SECRET_KEY": "bench-only",
         "DEBUG": "0",
+        # Production-like, but over plain HTTP: benchmarks talk to the app without TLS.
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_HSTS_SECONDS": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_port}",
