@@ -132,7 +132,8 @@ def _unauthenticated(request, exc):
 @api.exception_handler(ValidationError)
 def _invalid(request, exc: ValidationError):
     first = exc.errors[0] if exc.errors else {}
-    location = [str(part) for part in first.get("loc", ())]
+    # A list item's index is no parameter's name: `tags`, not `0`.
+    location = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
     field = location[-1] if len(location) > 1 else "body"
     message = first.get("msg", "Invalid input.")
     return _error(request, 400, "invalid_parameter", f"{field}: {message}", field)
@@ -582,7 +583,7 @@ def add_image_tags(request, image_id: int, payload: TagsIn):
 
 
 @api.delete(
-    "/images/{image_id}/tags/{name}", response={200: ImageTagsOut, 403: ErrorOut, 404: ErrorOut,
+    "/images/{image_id}/tags/{path:name}", response={200: ImageTagsOut, 403: ErrorOut, 404: ErrorOut,
                                                 **ERRORS}, tags=["tags"],
 )  # fmt: skip
 def remove_image_tag(request, image_id: int, name: str):
