@@ -259,7 +259,11 @@ def albums(alice, bob):
 
 def test_list_shows_yours_and_the_teams_not_anothers_private(api, albums):
     items = api.get("/api/collections").json()["items"]
-    assert {item["name"] for item in items} == {"Mine", "Team, closed", "Team, open"}
+    assert {item["name"]: item["can_add"] for item in items} == {
+        "Mine": True, "Team, closed": False, "Team, open": True,
+    }  # fmt: skip
+    assert api.get(f"/api/collections/{albums['team'].pk}").json()["can_add"] is False
+    assert api.get(f"/api/collections/{albums['open'].pk}").json()["can_add"] is True
 
 
 def test_list_pages_by_cursor(api, alice):

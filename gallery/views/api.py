@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -626,6 +626,7 @@ class CollectionOut(Schema):
     visibility: str = Field(..., description="`private` (only you) or `team`")
     team_can_add: bool
     owner: str = Field(..., alias="owner.username")
+    can_add: bool = Field(..., description="you may add images to it and take them out")
     created_at: datetime
     updated_at: datetime
 
@@ -673,10 +674,13 @@ def _collection_field_error(exc: DjangoValidationError, fields: dict) -> ApiErro
 
 
 def _visible_collection(request, collection_id: int):
+    """The collection (with `can_add`) if the member may see it, else 404."""
     if not 1 <= collection_id <= MAX_ID:
         raise Http404
-    visible = queries.collections_visible_to(request.user).select_related("owner")
-    return get_object_or_404(visible, pk=collection_id)
+    collection = queries.collection_for_page(request.user, collection_id)
+    if collection is None:
+        raise Http404
+    return collection
 
 
 def _forbidden(exc: PermissionDenied) -> ApiError:
@@ -686,8 +690,9 @@ def _forbidden(exc: PermissionDenied) -> ApiError:
 @api.get("/collections", response={200: CollectionPage, **ERRORS}, tags=["collections"])
 def list_collections(request, page: Query[PageQuery]):
     """Your collections and the team's, newest first. Their images: GET /api/images?collection=."""
+    addable = queries.collections_addable_by(request.user).filter(pk=OuterRef("pk"))
     visible = queries.collections_visible_to(request.user).select_related("owner")
-    return _page(visible, page.cursor, page.limit)
+    return _page(visible.annotate(can_add=Exists(addable)), page.cursor, page.limit)
 
 
 @api.post("/collections", response={201: CollectionOut, **ERRORS}, tags=["collections"])
@@ -697,6 +702,7 @@ def create_collection(request, payload: CollectionIn):
         collection = collection_service.create_collection(request.user, **fields)
     except DjangoValidationError as exc:
         raise _collection_field_error(exc, fields) from None
+    collection.can_add = True  # its creator's
     return Status(201, collection)
 
 
