@@ -306,6 +306,15 @@ def test_patch_changes_only_what_is_given(api, albums):
     assert (album.name, album.visibility) == ("Renamed", "team")
 
 
+def test_an_empty_patch_changes_nothing(api, albums):
+    before = Collection.objects.get(pk=albums["mine"].pk).updated_at
+    response = send(api, "patch", f"/api/collections/{albums['mine'].pk}", {})
+    assert response.status_code == 200 and response.json()["name"] == "Mine"
+    assert Collection.objects.get(pk=albums["mine"].pk).updated_at == before
+    others = send(api, "patch", f"/api/collections/{albums['team'].pk}", {})
+    assert others.status_code == 403  # not yours, even to change nothing
+
+
 def test_patch_with_a_bad_field_is_400(api, albums):
     response = send(api, "patch", f"/api/collections/{albums['mine'].pk}", {"visibility": "x"})
     assert_api_error(response, 400, "invalid_parameter", "visibility")

@@ -723,6 +723,8 @@ def change_collection(request, collection_id: int, payload: CollectionPatchIn):
     absent or null stays as it is)."""
     collection = _visible_collection(request, collection_id)
     fields = {name: value for name, value in payload.dict().items() if value is not None}
+    if not fields and collection.owner_id == request.user.pk:
+        return collection  # nothing asked: nothing changes, not even its "updated" time
     try:
         return collection_service.update_collection(request.user, collection, **fields)
     except PermissionDenied as exc:
