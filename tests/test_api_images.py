@@ -203,11 +203,11 @@ def test_listing_takes_the_same_queries_at_10_and_100_rows(api, alice, bob, rows
     Favourite.objects.bulk_create(Favourite(user=alice, image=image) for image in images[::2])
     api.get("/api/images")  # the token's last-used time is written once a minute, here
     query = {"member": "alice", "view": "stacked", "watermark": "on", "limit": 100}
-    # the token, the member named, the page (owners, favourites), the stack counts
-    with django_assert_num_queries(4):
+    # the token, the member named, the page (owners, favourites), the stack counts, the tags
+    with django_assert_num_queries(5):
         page = api.get("/api/images", query).json()
     assert page["items"] and any(item["is_favourite"] for item in page["items"])
-    with django_assert_num_queries(2):  # flat: the token, the page
+    with django_assert_num_queries(3):  # flat: the token, the page, its tags
         assert len(api.get("/api/images", {"limit": 100}).json()["items"]) == rows
 
 

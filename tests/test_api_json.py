@@ -105,7 +105,7 @@ def test_images_are_paged_newest_first_by_cursor(api, alice, bob, django_assert_
     seen, cursor, pages = [], None, 0
     while True:
         query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        with django_assert_num_queries(2):  # the token, the page with its owners
+        with django_assert_num_queries(3):  # the token, the page with its owners, their tags
             page = api.get("/api/images", query).json()
         seen += [item["id"] for item in page["items"]]
         pages += 1
@@ -269,7 +269,10 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(client, db):
     assert schema["openapi"].startswith("3.")
     assert set(schema["paths"]) == {
         "/api/images", "/api/images/{image_id}", "/api/images/{image_id}/favourite", "/api/jobs", "/api/jobs/{job_id}",
-        "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/retry",
+        "/api/jobs/{job_id}/cancel", "/api/jobs/{job_id}/retry", "/api/images/{image_id}/tags",
+        "/api/images/{image_id}/tags/{name}", "/api/tags", "/api/collections",
+        "/api/collections/{collection_id}", "/api/collections/{collection_id}/images",
+        "/api/collections/{collection_id}/images/{image_id}", "/api/links", "/api/links/{link_id}",
     }  # fmt: skip
 
 

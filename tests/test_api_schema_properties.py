@@ -39,6 +39,17 @@ def gallery_with_jobs(transactional_db, redis_url, alice, bob, alice_token, sett
                 provider_sha256="0" * 64, thumbnail_key=f"t/{n}.webp", thumb_width=384,
                 thumb_height=384,
             )  # fmt: skip
+    # and something for the organising operations: tags, collections, a share link
+    from gallery.services import collections as collection_service
+    from gallery.services import sharing
+    from gallery.services import tags as tag_service
+
+    image = Image.objects.filter(owner=alice).first()
+    tag_service.add_tags(alice, [image], ["kite", "sky"])
+    mine = collection_service.create_collection(alice, "Kites")
+    collection_service.add_images(alice, mine, [image])
+    collection_service.create_collection(bob, "Bob's", team_can_add=True)
+    sharing.create_link(user=alice, choices=sharing.LinkChoices(), image=image)
     return {"Authorization": f"Bearer {alice_token}"}
 
 

@@ -8,14 +8,18 @@ OpenAPI 3 at /api/schema, interactive docs at /api/docs (Swagger UI from static 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Annotated
 
 from django.conf import settings
 from django.core import signing
-from django.core.exceptions import RequestDataTooBig
-from django.db.models import Q, QuerySet
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.parser import Parser
@@ -25,12 +29,18 @@ from gallery import queries
 from gallery.forms import GalleryFilterForm, encode_cursor
 from gallery.models import Generation, Visibility
 from gallery.seedream import contract
-from gallery.services import api_tokens
+from gallery.services import api_tokens, sharing
+from gallery.services import collections as collection_service
 from gallery.services import generation as generation_service
 from gallery.services import images as image_service
+from gallery.services import tags as tag_service
+from gallery.share_forms import LONGEST_EXPIRY_DAYS, ShareLinkForm
+from gallery.tags import normalise_tag
 
 MAX_BODY_BYTES = 64 * 1024
 PAGE_MAX = 100
+MAX_ID = 2**63 - 1  # larger ids cannot exist; refused before the database sees them
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class ApiError(Exception):
@@ -122,7 +132,8 @@ def _unauthenticated(request, exc):
 @api.exception_handler(ValidationError)
 def _invalid(request, exc: ValidationError):
     first = exc.errors[0] if exc.errors else {}
-    location = [str(part) for part in first.get("loc", ())]
+    # A list item's index is no parameter's name: `tags`, not `0`.
+    location = [str(part) for part in first.get("loc", ()) if not isinstance(part, int)]
     field = location[-1] if len(location) > 1 else "body"
     message = first.get("msg", "Invalid input.")
     return _error(request, 400, "invalid_parameter", f"{field}: {message}", field)
@@ -182,6 +193,11 @@ class ImageOut(Schema):
     stack_count: int | None = Field(
         None, description="with view=stacked: how many images of its batch the view lists"
     )
+    tags: list[str] = Field(default_factory=list, description="its tags, by name")
+
+    @staticmethod
+    def resolve_tags(obj) -> list[str]:
+        return sorted(getattr(obj, "tag_names", ()))
 
 
 class ImagePage(Schema):
@@ -304,6 +320,12 @@ class ImageQuery(PageQuery):
     view: str | None = Field(
         None, description="`flat` (default): every image; `stacked`: a batch as one item"
     )
+    tag: list[str] | None = Field(
+        None, description="repeat for several: only images carrying every one of these tags"
+    )
+    collection: Id | None = Field(
+        None, description="only this collection's images (`sort=added`: newest added first)"
+    )
 
 
 # The form's names for what the API calls `cursor` and `limit`.
@@ -345,16 +367,65 @@ def list_images(request, query: Query[ImageQuery]):
         with_favourite=True,
     )
     next_cursor = encode_cursor(page.older) if page.older else None
-    return {"items": page.images, "next_cursor": next_cursor}
+    return {"items": _with_tags(page.images), "next_cursor": next_cursor}
+
+
+def _with_tags(images: list) -> list:
+    names = queries.tag_names_of(images) if images else {}
+    for image in images:
+        image.tag_names = names.get(image.pk, [])
+    return images
+
+
+def _visible_image(request, image_id: int):
+    """The image if the member may see it, else 404 (an impossible id too, before any query)."""
+    image = queries.image_for_page(request.user, image_id) if 1 <= image_id <= MAX_ID else None
+    if image is None:
+        raise Http404
+    return image
+
+
+def _changeable_image(request, image_id: int):
+    """404 unless the member may see the image, 403 unless they may change it."""
+    image = _visible_image(request, image_id)
+    if not queries.images_changeable_by(request.user).filter(pk=image.pk).exists():
+        raise ApiError(403, "forbidden", "Only the image's author or staff may change it.")
+    return image
 
 
 @api.get("/images/{image_id}", response={200: ImageOut, 404: ErrorOut, **ERRORS}, tags=["images"])
 def image_detail(request, image_id: int):
     """One image with every parameter that made it."""
-    image = queries.image_for_page(request.user, image_id)
-    if image is None:
-        raise Http404
-    return image
+    return _with_tags([_visible_image(request, image_id)])[0]
+
+
+class ImagePatchIn(Schema):
+    visibility: str = Field(..., description="`private` (you and staff), `team` or `public`")
+
+
+@api.patch(
+    "/images/{image_id}", response={200: ImageOut, 403: ErrorOut, 404: ErrorOut, **ERRORS},
+    tags=["images"],
+)  # fmt: skip
+def change_image(request, image_id: int, payload: ImagePatchIn):
+    """Who sees the image: its author or staff (403 for a teammate's image you can see)."""
+    image = _changeable_image(request, image_id)
+    try:
+        image_service.set_visibility(
+            user=request.user, images=[image], visibility=payload.visibility
+        )
+    except ValueError:
+        raise ApiError(
+            400, "invalid_parameter", "visibility must be one of private, team, public.",
+            "visibility",
+        ) from None  # fmt: skip
+    except PermissionDenied as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    return _visible_image_with_tags(request, image.pk)
+
+
+def _visible_image_with_tags(request, image_id: int):
+    return _with_tags([_visible_image(request, image_id)])[0]
 
 
 def _set_favourite(request, image_id: int, favourite: bool) -> dict:
@@ -463,3 +534,373 @@ def retry_job(request, job_id: int):
         raise ApiError(409, "not_retryable", exc.message) from None
     except generation_service.QuotaExceeded as exc:
         raise ApiError(429, exc.code, exc.message) from None
+
+
+# --- Tags -------------------------------------------------------------------------
+
+TAG_PREFIX_MAX = 200  # longer than any tag (the tag page's own bound is twice a tag's length)
+
+
+class TagsIn(Schema):
+    tags: list[Annotated[str, Field(max_length=TAG_PREFIX_MAX)]] = Field(
+        ..., max_length=tag_service.MAX_TAGS_PER_CALL * 5,
+        description=f"names to add; at most {tag_service.MAX_TAGS_PER_CALL} once normalised",
+    )  # fmt: skip
+
+
+class ImageTagsOut(Schema):
+    image_id: int
+    tags: list[str]
+
+
+class TagNamesOut(Schema):
+    tags: list[str]
+
+
+def _tag_error(exc: DjangoValidationError, field: str) -> ApiError:
+    return ApiError(400, "invalid_parameter", f"{field}: {' '.join(exc.messages)}", field)
+
+
+def _image_tags(image) -> dict:
+    return {"image_id": image.pk, "tags": sorted(queries.tag_names_of([image]).get(image.pk, []))}
+
+
+@api.post(
+    "/images/{image_id}/tags", response={200: ImageTagsOut, 403: ErrorOut, 404: ErrorOut,
+                                         **ERRORS}, tags=["tags"],
+)  # fmt: skip
+def add_image_tags(request, image_id: int, payload: TagsIn):
+    """Tag the image (its author or staff); answers all its tags. Names are normalised as on
+    the image page; one that cannot be a tag refuses the whole call."""
+    image = _changeable_image(request, image_id)
+    try:
+        tag_service.add_tags(request.user, [image], payload.tags)
+    except DjangoValidationError as exc:
+        raise _tag_error(exc, "tags") from None
+    except PermissionDenied as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    return _image_tags(image)
+
+
+@api.delete(
+    "/images/{image_id}/tags/{path:name}", response={200: ImageTagsOut, 403: ErrorOut, 404: ErrorOut,
+                                                **ERRORS}, tags=["tags"],
+)  # fmt: skip
+def remove_image_tag(request, image_id: int, name: str):
+    """Take one tag off the image (not on it is fine: nothing changes); answers its tags."""
+    image = _changeable_image(request, image_id)
+    if len(name) > TAG_PREFIX_MAX:
+        raise ApiError(400, "invalid_parameter", "name: longer than any tag.", "name")
+    try:
+        tag_service.remove_tags(request.user, [image], [name])
+    except DjangoValidationError as exc:
+        raise _tag_error(exc, "name") from None
+    except PermissionDenied as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    return _image_tags(image)
+
+
+class TagQuery(Schema):
+    prefix: str = Field("", max_length=TAG_PREFIX_MAX, description="what was typed")
+
+
+@api.get("/tags", response={200: TagNamesOut, **ERRORS}, tags=["tags"])
+def suggest_tags(request, query: Query[TagQuery]):
+    """Up to ten tag names starting with `prefix`, from images you may see."""
+    if not query.prefix.strip():
+        return {"tags": []}
+    try:
+        prefix = normalise_tag(query.prefix)
+    except DjangoValidationError as exc:
+        raise _tag_error(exc, "prefix") from None
+    return {"tags": queries.tag_suggestions(request.user, prefix)}
+
+
+# --- Collections ------------------------------------------------------------------
+
+
+class CollectionOut(Schema):
+    id: int
+    name: str
+    description: str
+    visibility: str = Field(..., description="`private` (only you) or `team`")
+    team_can_add: bool
+    owner: str = Field(..., alias="owner.username")
+    can_add: bool = Field(..., description="you may add images to it and take them out")
+    created_at: datetime
+    updated_at: datetime
+
+
+class CollectionPage(Schema):
+    items: list[CollectionOut]
+    next_cursor: str | None
+
+
+class CollectionIn(Schema):
+    name: str = Field(..., max_length=1000, description="1 to 100 characters")
+    description: str = Field("", max_length=10000, description="at most 2000 characters")
+    visibility: str = Field("team", description="`private` or `team`")
+    team_can_add: bool = False
+
+
+class CollectionPatchIn(Schema):
+    name: str | None = Field(None, max_length=1000)
+    description: str | None = Field(None, max_length=10000)
+    visibility: str | None = None
+    team_can_add: bool | None = None
+
+
+class ImageIdsIn(Schema):
+    image_ids: list[Id] = Field(
+        ..., min_length=1, max_length=settings.GALLERY_BULK_MAX_IDS,
+        description="images you may see; one you may not refuses the whole request",
+    )  # fmt: skip
+
+
+class CollectedOut(Schema):
+    collection_id: int
+    changed: int = Field(..., description="how many images went in (or came out)")
+
+
+def _collection_field_error(exc: DjangoValidationError, fields: dict) -> ApiError:
+    """Name the field the service refused: the code says visibility; name is checked first."""
+    field = "visibility" if exc.code == "visibility" else "description"
+    if field == "description" and "name" in fields:
+        try:
+            collection_service.clean_name(fields["name"])
+        except DjangoValidationError:
+            field = "name"
+    return ApiError(400, "invalid_parameter", f"{field}: {' '.join(exc.messages)}", field)
+
+
+def _visible_collection(request, collection_id: int):
+    """The collection (with `can_add`) if the member may see it, else 404."""
+    if not 1 <= collection_id <= MAX_ID:
+        raise Http404
+    collection = queries.collection_for_page(request.user, collection_id)
+    if collection is None:
+        raise Http404
+    return collection
+
+
+def _forbidden(exc: PermissionDenied) -> ApiError:
+    return ApiError(403, "forbidden", str(exc) or "Not yours to change.")
+
+
+@api.get("/collections", response={200: CollectionPage, **ERRORS}, tags=["collections"])
+def list_collections(request, page: Query[PageQuery]):
+    """Your collections and the team's, newest first. Their images: GET /api/images?collection=."""
+    addable = queries.collections_addable_by(request.user).filter(pk=OuterRef("pk"))
+    visible = queries.collections_visible_to(request.user).select_related("owner")
+    return _page(visible.annotate(can_add=Exists(addable)), page.cursor, page.limit)
+
+
+@api.post("/collections", response={201: CollectionOut, **ERRORS}, tags=["collections"])
+def create_collection(request, payload: CollectionIn):
+    fields = payload.dict()
+    try:
+        collection = collection_service.create_collection(request.user, **fields)
+    except DjangoValidationError as exc:
+        raise _collection_field_error(exc, fields) from None
+    collection.can_add = True  # its creator's
+    return Status(201, collection)
+
+
+@api.get(
+    "/collections/{collection_id}", response={200: CollectionOut, 404: ErrorOut, **ERRORS},
+    tags=["collections"],
+)  # fmt: skip
+def collection_detail(request, collection_id: int):
+    return _visible_collection(request, collection_id)
+
+
+@api.patch(
+    "/collections/{collection_id}",
+    response={200: CollectionOut, 403: ErrorOut, 404: ErrorOut, **ERRORS}, tags=["collections"],
+)  # fmt: skip
+def change_collection(request, collection_id: int, payload: CollectionPatchIn):
+    """Rename, describe, make private or team, let the team add: the creator only (a field
+    absent or null stays as it is)."""
+    collection = _visible_collection(request, collection_id)
+    fields = {name: value for name, value in payload.dict().items() if value is not None}
+    if not fields and collection.owner_id == request.user.pk:
+        return collection  # nothing asked: nothing changes, not even its "updated" time
+    try:
+        return collection_service.update_collection(request.user, collection, **fields)
+    except PermissionDenied as exc:
+        raise _forbidden(exc) from None
+    except DjangoValidationError as exc:
+        raise _collection_field_error(exc, fields) from None
+
+
+@api.delete(
+    "/collections/{collection_id}", response={204: None, 403: ErrorOut, 404: ErrorOut, **ERRORS},
+    tags=["collections"],
+)  # fmt: skip
+def delete_collection(request, collection_id: int):
+    """Delete the collection (the creator only); its images stay in the gallery."""
+    collection = _visible_collection(request, collection_id)
+    try:
+        collection_service.delete_collection(request.user, collection)
+    except PermissionDenied as exc:
+        raise _forbidden(exc) from None
+    return Status(204, None)
+
+
+def _images_or_404(request, ids: list[int]) -> list:
+    """Every image asked for, or 404 naming none of them: a forged id refuses the whole."""
+    images = queries.images_by_ids(request.user, sorted(set(ids)))
+    if len(images) != len(set(ids)):
+        raise ApiError(
+            404, "not_found",
+            "Some of these images do not exist or are not yours to see. Nothing was done.",
+            "image_ids",
+        )  # fmt: skip
+    return images
+
+
+@api.post(
+    "/collections/{collection_id}/images",
+    response={200: CollectedOut, 403: ErrorOut, 404: ErrorOut, **ERRORS}, tags=["collections"],
+)  # fmt: skip
+def add_to_collection(request, collection_id: int, payload: ImageIdsIn):
+    """Add images you can see (already in: stay where they are) to your collection, or to a
+    team collection whose creator lets the team add."""
+    collection = _visible_collection(request, collection_id)
+    images = _images_or_404(request, payload.image_ids)
+    try:
+        added = collection_service.add_images(request.user, collection, images)
+    except PermissionDenied as exc:
+        raise _forbidden(exc) from None
+    return {"collection_id": collection.pk, "changed": added}
+
+
+@api.delete(
+    "/collections/{collection_id}/images/{image_id}",
+    response={200: CollectedOut, 403: ErrorOut, 404: ErrorOut, **ERRORS}, tags=["collections"],
+)  # fmt: skip
+def remove_from_collection(request, collection_id: int, image_id: int):
+    """Take an image out of the collection (it stays in the gallery)."""
+    collection = _visible_collection(request, collection_id)
+    if not 1 <= image_id <= MAX_ID:
+        raise Http404
+    images = _images_or_404(request, [image_id])
+    try:
+        removed = collection_service.remove_images(request.user, collection, images)
+    except PermissionDenied as exc:
+        raise _forbidden(exc) from None
+    return {"collection_id": collection.pk, "changed": removed}
+
+
+# --- Share links ------------------------------------------------------------------
+
+
+class LinkOut(Schema):
+    id: int
+    owner: str = Field(..., alias="owner.username")
+    image_id: int | None
+    collection_id: int | None
+    label: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    has_password: bool
+    allow_download: bool
+    show_prompt: bool
+    view_count: int = Field(..., description="views counted so far (flushed periodically)")
+    last_viewed_at: datetime | None
+    created_at: datetime
+
+    @staticmethod
+    def resolve_has_password(obj) -> bool:
+        return bool(obj.password_hash)
+
+
+class LinkCreatedOut(LinkOut):
+    url: str = Field(..., description="the public link with its token: shown this once only")
+
+
+class LinkPage(Schema):
+    items: list[LinkOut]
+    next_cursor: str | None
+
+
+class LinkIn(Schema):
+    image_id: Id | None = Field(None, description="the image to share (or collection_id)")
+    collection_id: Id | None = Field(None, description="the collection to share (or image_id)")
+    label: str = Field("", description="for you, and the title unfurled links show")
+    expires_at: datetime | None = Field(
+        None, description="ISO 8601 with a time zone, within five years; null: never"
+    )
+    password: str = Field("", description="6 to 128 characters; visitors type it once")
+    allow_download: bool = False
+    show_prompt: bool = True
+
+
+_SHARING_FIELDS = {"one_target": "image_id", "expiry_past": "expires_at"}
+
+
+def _sharing_error(exc: sharing.SharingError) -> ApiError:
+    if exc.code in ("not_visible", "not_yours"):
+        return ApiError(404, "not_found", exc.message)
+    return ApiError(400, exc.code, exc.message, _SHARING_FIELDS.get(exc.code))
+
+
+def _share_form_field(name: str, value):
+    """The share form's own rule for one field (label's length, password's), as a 400."""
+    try:
+        return ShareLinkForm.base_fields[name].clean(value)
+    except DjangoValidationError as exc:
+        raise ApiError(
+            400, "invalid_parameter", f"{name}: {' '.join(exc.messages)}", name
+        ) from None
+
+
+@api.get("/links", response={200: LinkPage, **ERRORS}, tags=["links"])
+def list_links(request, page: Query[PageQuery]):
+    """Your share links, newest first (staff: every member's). Tokens are never shown again."""
+    return _page(queries.share_links_editable_by(request.user), page.cursor, page.limit)
+
+
+@api.post("/links", response={201: LinkCreatedOut, 404: ErrorOut, **ERRORS}, tags=["links"])
+def create_link(request, payload: LinkIn):
+    """A public link to one image or one collection you can see; its URL is answered once."""
+    label = _share_form_field("label", payload.label).strip()
+    password = _share_form_field("password", payload.password)
+    expires_at = payload.expires_at
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise ApiError(400, "invalid_parameter", "expires_at needs a time zone.", "expires_at")
+    if expires_at is not None and expires_at > timezone.now() + timedelta(days=LONGEST_EXPIRY_DAYS):
+        raise ApiError(
+            400, "invalid_parameter", "expires_at must be within five years, or null.",
+            "expires_at",
+        )  # fmt: skip
+    image = collection = None
+    if payload.image_id is not None:
+        image = get_object_or_404(queries.images_visible_to(request.user), pk=payload.image_id)
+    if payload.collection_id is not None:
+        collection = _visible_collection(request, payload.collection_id)
+    choices = sharing.LinkChoices(
+        label=label, expires_at=expires_at, allow_download=payload.allow_download,
+        show_prompt=payload.show_prompt,
+    )  # fmt: skip
+    try:
+        link, token = sharing.create_link(
+            user=request.user, choices=choices, password=password, image=image,
+            collection=collection,
+        )  # fmt: skip
+    except sharing.SharingError as exc:
+        raise _sharing_error(exc) from None
+    link.url = request.build_absolute_uri(reverse("gallery:share_page", args=[token]))
+    return Status(201, link)
+
+
+@api.delete("/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"])
+def revoke_link(request, link_id: int):
+    """Stop the link at once (revoking again changes nothing). Another member's link: 404."""
+    if not 1 <= link_id <= MAX_ID:
+        raise Http404
+    link = get_object_or_404(queries.share_links_editable_by(request.user), pk=link_id)
+    try:
+        return sharing.revoke_link(user=request.user, link=link)
+    except sharing.SharingError as exc:
+        raise _sharing_error(exc) from None
