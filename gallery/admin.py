@@ -37,6 +37,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from gallery import search, usage
@@ -468,7 +469,7 @@ class ReportedImageAdmin(ImageModerationActions, FastListAdmin):
         if not links:
             return "—"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             "{}: {} {}{}",
             (
                 (
