@@ -397,15 +397,24 @@ def encode_cursor(cursor) -> str:
     return signing.dumps([cursor.created_at.isoformat(), cursor.id], salt=_CURSOR_SALT)
 
 
-def _cursor_field(raw: str):
+def decode_cursor(raw: str):
+    """The position a token from encode_cursor names; None when it is not one of ours."""
     from gallery.queries import Cursor
 
-    if not raw:
-        return None
     try:
         stamp, pk = signing.loads(raw, salt=_CURSOR_SALT)
-        return Cursor(datetime.fromisoformat(stamp), int(pk))
+        cursor = Cursor(datetime.fromisoformat(stamp), int(pk))
     except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return cursor if cursor.created_at.tzinfo is not None else None
+
+
+def _cursor_field(raw: str):
+    if not raw:
+        return None
+    cursor = decode_cursor(raw)
+    if cursor is None:
         raise forms.ValidationError(
             _("That page link is damaged; start again from the newest images.")
-        ) from None
+        )
+    return cursor

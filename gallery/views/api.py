@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from django.conf import settings
-from django.core import signing
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -26,7 +25,7 @@ from ninja.parser import Parser
 from ninja.security import HttpBearer, SessionAuth
 
 from gallery import queries
-from gallery.forms import GalleryFilterForm, encode_cursor
+from gallery.forms import GalleryFilterForm, decode_cursor, encode_cursor
 from gallery.models import Generation, Visibility
 from gallery.seedream import contract
 from gallery.services import api_tokens, sharing
@@ -270,23 +269,13 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 413: ErrorOut, 415: ErrorOut, 429: Error
 # --- Cursor pagination: newest first, keyed on (created_at, id) ------------------------
 
 
-_JOBS_CURSOR_SALT = "gallery.api.jobs-cursor"
-
-
-def _cursor(row) -> str:
-    """A signed position in the jobs list, like the grid's cursors: tampering is a 400."""
-    return signing.dumps([row.created_at.isoformat(), row.pk], salt=_JOBS_CURSOR_SALT)
-
-
 def _after(cursor: str) -> Q:
-    try:
-        stamp, pk = signing.loads(cursor, salt=_JOBS_CURSOR_SALT)
-        created_at, pk = datetime.fromisoformat(stamp), int(pk)
-    except (signing.BadSignature, ValueError, TypeError):
-        created_at = None
-    if created_at is None or created_at.tzinfo is None:
+    position = decode_cursor(cursor)
+    if position is None:
         raise ApiError(400, "invalid_parameter", "cursor is not one this API gave.", "cursor")
-    return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+    return Q(created_at__lt=position.created_at) | Q(
+        created_at=position.created_at, pk__lt=position.id
+    )
 
 
 def _page(rows: QuerySet, cursor: str | None, limit: int) -> dict:
@@ -295,7 +284,8 @@ def _page(rows: QuerySet, cursor: str | None, limit: int) -> dict:
     items = list(rows.order_by("-created_at", "-pk")[: limit + 1])
     more = len(items) > limit
     items = items[:limit]
-    return {"items": items, "next_cursor": _cursor(items[-1]) if more else None}
+    next_cursor = encode_cursor(queries.Cursor.of(items[-1], tie="pk")) if more else None
+    return {"items": items, "next_cursor": next_cursor}
 
 
 class PageQuery(Schema):
