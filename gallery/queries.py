@@ -510,6 +510,15 @@ class PublicPage:
     next_cursor: PublicCursor | None
 
 
+def _public_page(ordered: QuerySet[Image], stamp: str, per_page: int) -> PublicPage:
+    """The first `per_page` rows, and the cursor after the last when there are more."""
+    rows = list(ordered[: per_page + 1])
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    cursor = PublicCursor(getattr(rows[-1], stamp), rows[-1].sha256) if more else None
+    return PublicPage(rows, cursor)
+
+
 def shared_collection_page(
     link: ShareLink, *, per_page: int, after: PublicCursor | None = None
 ) -> PublicPage:
@@ -520,11 +529,7 @@ def shared_collection_page(
         images = images.filter(
             Q(added_at__gt=after.at) | Q(added_at=after.at, sha256__gt=after.sha256)
         )
-    rows = list(images.order_by("added_at", "sha256", "id")[: per_page + 1])
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    cursor = PublicCursor(rows[-1].added_at, rows[-1].sha256) if more else None
-    return PublicPage(rows, cursor)
+    return _public_page(images.order_by("added_at", "sha256", "id"), "added_at", per_page)
 
 
 def shared_image(link: ShareLink, ref: str) -> Image | None:
@@ -567,11 +572,7 @@ def explore_page(*, per_page: int, after: PublicCursor | None = None) -> PublicP
         images = images.filter(
             Q(created_at__lt=after.at) | Q(created_at=after.at, sha256__lt=after.sha256)
         )
-    rows = list(images.order_by("-created_at", "-sha256", "-id")[: per_page + 1])
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    cursor = PublicCursor(rows[-1].created_at, rows[-1].sha256) if more else None
-    return PublicPage(rows, cursor)
+    return _public_page(images.order_by("-created_at", "-sha256", "-id"), "created_at", per_page)
 
 
 def explore_image(ref: str) -> Image | None:
