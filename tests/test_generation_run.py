@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from gallery import imaging
@@ -47,6 +49,24 @@ def test_run_stores_a_labelled_original_and_a_webp_thumbnail(services, alice):
     call = ProviderCall.objects.get(generation=generation)
     assert (call.http_status, call.generated_images, call.is_repeat) == (200, 1, False)
     assert generation.provider_request_id
+
+
+def test_a_run_from_queued_to_succeeded_reads_the_row_once(services, alice):
+    # The row is read once; every later change is written by a conditional statement whose
+    # values the run keeps, instead of reading the row back (the worker's cost per image).
+    generation = submit(alice)
+    with CaptureQueriesContext(connection) as queries:
+        assert service.run(generation.pk).status == Status.SUCCEEDED
+    statements = [
+        query["sql"].split(None, 1)[0]
+        for query in queries.captured_queries
+        if not query["sql"].startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "PRAGMA"))
+    ]
+    # Read; claim (open the call, mark the row); store the answer (on the call and the row,
+    # counting the ingest attempt); finish (mark the row, add the image).
+    assert statements == ["SELECT", "INSERT", "UPDATE", "UPDATE", "UPDATE", "UPDATE", "INSERT"]
+    generation.refresh_from_db()
+    assert (generation.provider_attempts, generation.ingest_attempts) == (1, 1)
 
 
 def test_redelivered_task_does_not_call_provider_again(services, alice):

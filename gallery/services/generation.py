@@ -297,9 +297,9 @@ def run(generation_id: int) -> RunOutcome:
         return RunOutcome(generation.status, retry_in=wait)
     if generation.provider_result is None:
         outcome = _wait_for_token(generation) or _call_provider(generation)
-        if outcome is not None:
+        if isinstance(outcome, RunOutcome):
             return outcome
-        generation.refresh_from_db()
+        return _ingest(generation, attempt_counted=outcome)
     return _ingest(generation)
 
 
@@ -319,8 +319,10 @@ def stop_claiming() -> None:
     _shutting_down.set()
 
 
-def _call_provider(generation: Generation) -> RunOutcome | None:
-    """Claim the row and make the one provider call; None when the answer is stored."""
+def _call_provider(generation: Generation) -> RunOutcome | bool:
+    """Claim the row and make the one provider call. Once the row holds the answer: True when
+    this thread stored it (the instance up to date, the ingest attempt counted), False when
+    another had."""
     if not _call_slots.acquire(blocking=False):
         release_database()
         _call_slots.acquire()
@@ -338,12 +340,13 @@ def release_database() -> None:
         connection.close()
 
 
-def _claim_and_call(generation: Generation) -> RunOutcome | None:
+def _claim_and_call(generation: Generation) -> RunOutcome | bool:
     claim = _claim(generation)
+    if claim is None:
+        return False
     if not isinstance(claim, ProviderCall):
         return claim
     call = claim
-    generation.refresh_from_db()
     release_database()
     started = time.monotonic()
     try:
@@ -359,7 +362,7 @@ def _claim_and_call(generation: Generation) -> RunOutcome | None:
     if not stored:  # canceled, or claimed again meanwhile; the answer is kept on the call
         generation.refresh_from_db()
         return RunOutcome(generation.status)
-    return None
+    return True
 
 
 def _store_answer(
@@ -372,6 +375,17 @@ def _store_answer(
     answer = result.to_dict()
     for attempt in range(1, 10_000):
         now = timezone.now()
+        fetched = dict(
+            status=Status.FETCHED,
+            status_changed_at=now,
+            next_attempt_at=None,
+            error_code="",
+            error_message="",
+            provider_result=answer,
+            provider_request_id=result.request_id[:200],
+            provider_answered_at=now,
+            warning=result.warning,
+        )
         try:
             with transaction.atomic():
                 ProviderCall.objects.filter(pk=call.pk).update(
@@ -381,21 +395,15 @@ def _store_answer(
                     generated_images=result.generated_images,
                     result=answer,
                 )
-                return bool(
-                    Generation.objects.filter(
-                        pk=generation.pk, status=Status.CALLING, current_call=call
-                    ).update(
-                        status=Status.FETCHED,
-                        status_changed_at=now,
-                        next_attempt_at=None,
-                        error_code="",
-                        error_message="",
-                        provider_result=answer,
-                        provider_request_id=result.request_id[:200],
-                        provider_answered_at=now,
-                        warning=result.warning,
-                    )
-                )
+                # The ingest that follows on this thread is counted here, saving a statement.
+                stored = Generation.objects.filter(
+                    pk=generation.pk, status=Status.CALLING, current_call=call
+                ).update(ingest_attempts=F("ingest_attempts") + 1, **fetched)
+            if stored:
+                for field, value in fetched.items():
+                    setattr(generation, field, value)
+                generation.ingest_attempts += 1
+            return bool(stored)
         except DatabaseError as exc:
             connection.close()  # a broken connection is not reused
             left = deadline - time.monotonic()
@@ -431,10 +439,14 @@ def _claim(generation: Generation) -> ProviderCall | RunOutcome | None:
             # call is opened first and the claim names it in the same UPDATE.
             call = ProviderCall.objects.create(generation=generation, user_id=generation.user_id)
             if rows.filter(due, status=Status.QUEUED).update(current_call=call, **claiming):
+                # What the UPDATE wrote, without reading the row back.
+                generation.status, generation.status_changed_at = Status.CALLING, now
+                generation.provider_attempts += 1
+                generation.current_call = call
                 return call
             transaction.set_rollback(True)
         elif rows.filter(due, status=Status.QUEUED).update(**claiming):
-            return _open_call(generation)
+            return _opened(generation)
     generation.refresh_from_db()
     if generation.status == Status.QUEUED:
         return RunOutcome(Status.QUEUED, retry_in=max(0.1, _seconds_until_due(generation)))
@@ -451,8 +463,15 @@ def _claim(generation: Generation) -> ProviderCall | RunOutcome | None:
             status=Status.CALLING, status_changed_at=generation.status_changed_at
         ).update(status_changed_at=now, provider_attempts=F("provider_attempts") + 1)
         if repeated:
-            return _open_call(generation)
+            return _opened(generation)
     return RunOutcome(Status.CALLING, retry_in=1.0)
+
+
+def _opened(generation: Generation) -> ProviderCall:
+    """Open a later call (a retry, a repeat) and read back the row it changed."""
+    call = _open_call(generation)
+    generation.refresh_from_db()
+    return call
 
 
 def _open_call(generation: Generation) -> ProviderCall:
@@ -657,14 +676,17 @@ def _spoken_duration(seconds: float) -> str:
     return f"{whole} second{'s' if whole != 1 else ''}"
 
 
-def _ingest(generation: Generation) -> RunOutcome:
+def _ingest(generation: Generation, *, attempt_counted: bool = False) -> RunOutcome:
+    """Store the fetched image and finish the job. Each attempt is counted before it starts
+    (a crash mid-ingest still spends one); `attempt_counted` when storing the answer did."""
     if generation.status != Status.FETCHED:
         return RunOutcome(generation.status)
     if _provider_url_expired(generation):
         _fail(generation.pk, Status.FETCHED, "provider_url_expired", URL_EXPIRED_MESSAGE)
         return RunOutcome(Status.FAILED)
-    Generation.objects.filter(pk=generation.pk).update(ingest_attempts=F("ingest_attempts") + 1)
-    generation.ingest_attempts += 1  # close enough for the retry budget; the row has the truth
+    if not attempt_counted:
+        Generation.objects.filter(pk=generation.pk).update(ingest_attempts=F("ingest_attempts") + 1)
+        generation.ingest_attempts += 1  # close enough for the retry budget; the row has the truth
     try:
         stored = ingest.ingest_provider_image(generation)
         with transaction.atomic():
