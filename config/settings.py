@@ -4,6 +4,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import getproxies_environment
 
 import dj_database_url
 from botocore.config import Config as BotoConfig
@@ -294,6 +295,11 @@ if not GENERATION_RATE_LIMIT_BUDGET >= 0:
         "GENERATION_RATE_LIMIT_BUDGET must be a number of seconds, 0 or more"
     )
 USER_AGENT = "Seedgallery/0.1 (+self-hosted; python-requests)"
+# requests rescans the environment for proxies (and CA bundles) on every request: ~0.2 ms a
+# call. When none is set, the app's outbound sessions (provider, downloads) skip the scan.
+HTTP_TRUST_ENV = bool(set(getproxies_environment()) - {"no"}) or any(
+    env(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+)
 
 # --- Seedream emulator (dev stack and tests) --------------------------------
 SEEDREAM_EMULATOR_KEYS = envlist("SEEDREAM_EMULATOR_KEYS")

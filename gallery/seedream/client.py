@@ -174,12 +174,23 @@ def session() -> requests.Session:
     global _session
     with _lock:
         if _session is None:
-            pooled = requests.Session()
-            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
-            pooled.mount("http://", adapter)
-            pooled.mount("https://", adapter)
-            _session = pooled
+            _session = pooled_session(pool_connections=4, pool_maxsize=64)
         return _session
+
+
+def pooled_session(*, pool_connections: int, pool_maxsize: int) -> requests.Session:
+    """A session with a pool of keep-alive connections and no retries of its own, that reads
+    proxies and CA bundles from the environment only where one is set (HTTP_TRUST_ENV)."""
+    from django.conf import settings
+
+    pooled = requests.Session()
+    adapter = HTTPAdapter(
+        pool_connections=pool_connections, pool_maxsize=pool_maxsize, max_retries=0
+    )
+    pooled.mount("http://", adapter)
+    pooled.mount("https://", adapter)
+    pooled.trust_env = settings.HTTP_TRUST_ENV
+    return pooled
 
 
 def generate(

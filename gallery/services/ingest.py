@@ -24,7 +24,13 @@ from requests.utils import DEFAULT_CA_BUNDLE_PATH
 
 from gallery import imaging
 from gallery.models import Generation
-from gallery.seedream.client import BodyTooLarge, DeadlinePassed, ProviderResult, read_bounded
+from gallery.seedream.client import (
+    BodyTooLarge,
+    DeadlinePassed,
+    ProviderResult,
+    pooled_session,
+    read_bounded,
+)
 from gallery.storage import delete_object, original_key, put_object, thumbnail_key
 
 log = logging.getLogger(__name__)
@@ -194,12 +200,7 @@ def _http() -> requests.Session:
     global _session
     with _session_lock:
         if _session is None:
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(
-                pool_connections=8, pool_maxsize=64, max_retries=0
-            )
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+            session = pooled_session(pool_connections=8, pool_maxsize=64)
             session.headers["User-Agent"] = settings.USER_AGENT
             _session = session
         return _session
