@@ -2,7 +2,7 @@
 the emulator answering after a fixed 2 s. Ideal bound: jobs / (concurrency / latency).
 Target: at least 0.9 of the ideal, worker memory under 400 MB.
 
-    .venv/bin/python bench/bench_throughput.py [--jobs 200 --concurrency 50 --latency 2]
+    .venv/bin/python bench/bench_throughput.py [--jobs 200 --concurrency 50 --latency 2 --pool 20]
 
 Uses PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 seedgallery_bench, recreated) since SQLite is not meant for 50 writing threads.
@@ -27,12 +27,18 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="worker threads; default twice --concurrency"
     )
+    parser.add_argument(
+        "--pool", type=int, default=20, help="DATABASE_POOL_MAX_SIZE as compose sets it; 0: off"
+    )
     args = parser.parse_args()
     threads = args.threads or 2 * args.concurrency
     local = stack.start(
         emulator_latency=args.latency,
         database="postgres",
-        extra_env={"GENERATION_PROVIDER_CONCURRENCY": str(args.concurrency)},
+        extra_env={
+            "GENERATION_PROVIDER_CONCURRENCY": str(args.concurrency),
+            "DATABASE_POOL_MAX_SIZE": str(args.pool),
+        },
     )
 
     from django.conf import settings
@@ -76,7 +82,7 @@ def main() -> None:
     done = Generation.objects.filter(status="succeeded").count()
     ideal = args.jobs / (args.concurrency / args.latency)
     print(f"jobs: {args.jobs}, provider calls in flight: {args.concurrency}, worker threads: "
-          f"{threads}, emulator latency: {args.latency}s")  # fmt: skip
+          f"{threads}, emulator latency: {args.latency}s, database pool: {args.pool or 'off'}")  # fmt: skip
     print(f"succeeded: {done}/{args.jobs}")
     print(f"wall: {wall:.2f} s (submitting took {submitted:.2f} s), ideal bound: {ideal:.2f} s")
     print(f"throughput ratio ideal/wall: {ideal / wall:.2f} (target >= 0.90)")

@@ -126,6 +126,17 @@ if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
+    # A pool shared by a process's threads (psycopg_pool), instead of a connection per thread:
+    # a threaded worker hands its connection back before each provider call and takes one
+    # again in ~0.25 ms, against ~1.5 ms (and a new server process) to reconnect. 0: off.
+    DATABASE_POOL_MAX_SIZE = envint("DATABASE_POOL_MAX_SIZE", 0)
+    if DATABASE_POOL_MAX_SIZE:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django's rule: a pool, not persistence
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(4, DATABASE_POOL_MAX_SIZE),
+            "max_size": DATABASE_POOL_MAX_SIZE,
+            "timeout": envfloat("DATABASE_POOL_TIMEOUT", 30.0),
+        }
 else:
     SQLITE_PATH = Path(env("SQLITE_PATH", str(BASE_DIR / ".local" / "db.sqlite3")))
     SQLITE_TEST_PATH = Path(env("SQLITE_TEST_PATH", str(BASE_DIR / ".local" / "test-db.sqlite3")))
