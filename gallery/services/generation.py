@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
@@ -323,13 +323,62 @@ def _call_provider(generation: Generation) -> RunOutcome | bool:
     """Claim the row and make the one provider call. Once the row holds the answer: True when
     this thread stored it (the instance up to date, the ingest attempt counted), False when
     another had."""
+    called = _call_in_slot(generation)
+    if not isinstance(called, _Called):
+        return called
+    call = called.call
+    if called.error is not None:
+        _finish_call(
+            call, http_status=called.error.http_status, error=called.error, at=called.ended
+        )
+        return _provider_failed(generation, call, called.error)
+    stored = _store_answer(
+        generation, call, called.result, answered_at=called.ended,
+        deadline=called.started + call_lease_seconds(),
+    )  # fmt: skip
+    if stored is None:  # the database stayed away: logged, and the row is claimed again
+        return RunOutcome(Status.CALLING)
+    if not stored:  # canceled, or claimed again meanwhile; the answer is kept on the call
+        generation.refresh_from_db()
+        return RunOutcome(generation.status)
+    return True
+
+
+@dataclass(frozen=True)
+class _Called:
+    """A provider call made: its row, when it started (monotonic) and ended, and the answer or
+    the error."""
+
+    call: ProviderCall
+    started: float
+    ended: datetime
+    result: seedream.ProviderResult | None = None
+    error: seedream.SeedreamError | None = None
+
+
+def _call_in_slot(generation: Generation) -> _Called | RunOutcome | bool:
+    """Claim and call within a call slot, held for the call alone: the next job's call starts
+    while this one's answer is written (a wave of answers no longer delays the next wave)."""
     if not _call_slots.acquire(blocking=False):
         release_database()
         _call_slots.acquire()
     try:
         if _shutting_down.is_set():
             return RunOutcome(generation.status, returned=True)
-        return _claim_and_call(generation)
+        claim = _claim(generation)
+        if claim is None:
+            return False
+        if not isinstance(claim, ProviderCall):
+            return claim
+        release_database()
+        started = time.monotonic()
+        try:
+            result = seedream.generate(
+                _params_of(generation), client_request_id=f"gen-{generation.pk}-{claim.pk}"
+            )
+        except seedream.SeedreamError as exc:
+            return _Called(claim, started, timezone.now(), error=exc)
+        return _Called(claim, started, timezone.now(), result=result)
     finally:
         _call_slots.release()
 
@@ -340,33 +389,13 @@ def release_database() -> None:
         connection.close()
 
 
-def _claim_and_call(generation: Generation) -> RunOutcome | bool:
-    claim = _claim(generation)
-    if claim is None:
-        return False
-    if not isinstance(claim, ProviderCall):
-        return claim
-    call = claim
-    release_database()
-    started = time.monotonic()
-    try:
-        result = seedream.generate(
-            _params_of(generation), client_request_id=f"gen-{generation.pk}-{call.pk}"
-        )
-    except seedream.SeedreamError as exc:
-        _finish_call(call, http_status=exc.http_status, error=exc)
-        return _provider_failed(generation, call, exc)
-    stored = _store_answer(generation, call, result, deadline=started + call_lease_seconds())
-    if stored is None:  # the database stayed away: logged, and the row is claimed again
-        return RunOutcome(Status.CALLING)
-    if not stored:  # canceled, or claimed again meanwhile; the answer is kept on the call
-        generation.refresh_from_db()
-        return RunOutcome(generation.status)
-    return True
-
-
 def _store_answer(
-    generation: Generation, call: ProviderCall, result: seedream.ProviderResult, *, deadline
+    generation: Generation,
+    call: ProviderCall,
+    result: seedream.ProviderResult,
+    *,
+    answered_at: datetime,
+    deadline: float,
 ) -> bool | None:
     """Write the paid answer on the call and on the row in one transaction, fenced by the
     claim; retry a failed write with backoff until `deadline` (monotonic), so a database
@@ -383,13 +412,13 @@ def _store_answer(
             error_message="",
             provider_result=answer,
             provider_request_id=result.request_id[:200],
-            provider_answered_at=now,
+            provider_answered_at=answered_at,
             warning=result.warning,
         )
         try:
             with transaction.atomic():
                 ProviderCall.objects.filter(pk=call.pk).update(
-                    finished_at=now,
+                    finished_at=answered_at,
                     http_status=200,
                     request_id=result.request_id[:200],
                     generated_images=result.generated_images,
@@ -545,9 +574,9 @@ def _params_of(generation: Generation) -> GenerationParams:
     )
 
 
-def _finish_call(call: ProviderCall, *, http_status, error) -> None:
+def _finish_call(call: ProviderCall, *, http_status, error, at: datetime) -> None:
     """Close a failed call; one that may have reached the provider counts as possibly billed."""
-    call.finished_at = timezone.now()
+    call.finished_at = at
     call.http_status = http_status
     call.request_id = (error.request_id or "")[:200]
     call.error_code = error.code
