@@ -153,7 +153,7 @@ def test_a_fixed_request_signs_to_the_header_botocore_computes(monkeypatch):
 
 
 @pytest.mark.parametrize("key", ["originals/ab/plain.jpg", *AWKWARD_KEYS])
-def test_the_request_put_object_sends_is_the_one_botocore_would_sign(key, settings, monkeypatch):
+def test_the_request_put_object_sends_is_the_one_botocore_would_sign(key, settings):
     server = _FakeS3(["ok"])
     settings.AWS_S3_ENDPOINT_URL = server.url
     body = b"body"
@@ -163,16 +163,38 @@ def test_the_request_put_object_sends_is_the_one_botocore_would_sign(key, settin
     expected_path = f"/{settings.AWS_STORAGE_BUCKET_NAME}/{percent_encode(key, safe='/~')}"
     assert path == expected_path
     at = datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
-    monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *a, **k: at)
-    request = AWSRequest(
-        method="PUT", url=server.url + expected_path, data=body,
-        headers={"Content-Type": "image/jpeg", "Cache-Control": CACHE_CONTROL,
-                 "X-Amz-Checksum-SHA256": _checksum(body)},
-    )  # fmt: skip
-    credentials = Credentials(settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY)
-    S3SigV4Auth(credentials, "s3", settings.AWS_S3_REGION_NAME).add_auth(request)
-    assert headers["authorization"] == request.headers["Authorization"]
+    assert headers["authorization"] == _botocore_authorization(server.url + path, body, at)
     assert headers["host"] == server.url.removeprefix("http://")
+
+
+def test_an_endpoint_with_a_path_prefix_keeps_it_in_the_signed_path(settings):
+    server = _FakeS3(["ok"])
+    settings.AWS_S3_ENDPOINT_URL = server.url + "/s3/"
+    put_object("originals/pu/prefixed.jpg", b"abc", "image/jpeg")
+    ((path, headers),) = server.heads
+    assert path == f"/s3/{settings.AWS_STORAGE_BUCKET_NAME}/originals/pu/prefixed.jpg"
+    at = datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ")
+    assert headers["authorization"] == _botocore_authorization(server.url + path, b"abc", at)
+
+
+def test_an_ipv6_endpoint_names_its_host_in_brackets(settings):
+    try:
+        server = _FakeS3(["ok"], host="::1")
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    settings.AWS_S3_ENDPOINT_URL = server.url
+    put_object("originals/pu/six.jpg", b"abc", "image/jpeg")
+    ((path, headers),) = server.heads
+    assert headers["host"] == server.url.removeprefix("http://")
+    assert headers["host"].startswith("[::1]:")
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://127.0.0.1:21", "127.0.0.1:8333", "http://"])
+def test_an_endpoint_that_is_not_an_http_url_is_a_storage_error(settings, endpoint):
+    settings.AWS_S3_ENDPOINT_URL = endpoint
+    with pytest.raises(StorageError) as caught:
+        put_object("originals/pu/where.jpg", b"abc", "image/jpeg")
+    assert caught.value.code == "unreachable"
 
 
 @pytest.mark.parametrize(
@@ -279,6 +301,20 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _botocore_authorization(url: str, body: bytes, at: datetime) -> str:
+    """What botocore's S3 signer puts in Authorization for this PUT at this instant."""
+    request = AWSRequest(
+        method="PUT", url=url, data=body,
+        headers={"Content-Type": "image/jpeg", "Cache-Control": CACHE_CONTROL,
+                 "X-Amz-Checksum-SHA256": _checksum(body)},
+    )  # fmt: skip
+    credentials = Credentials(settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("botocore.auth.get_current_datetime", lambda *a, **k: at)
+        S3SigV4Auth(credentials, "s3", settings.AWS_S3_REGION_NAME).add_auth(request)
+    return request.headers["Authorization"]
+
+
 def _checksum(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
@@ -294,16 +330,18 @@ class _FakeS3:
     `ok` (200), `nobucket` (404 as AWS words it), `drop` (read the request, close without answering), `slowdown` (503 with S3's
     XML), `junk` (500, not XML), `huge` (500 with a 100 KiB body), `stall` (never answers)."""
 
-    def __init__(self, script: list[str], *, tls: tuple | None = None) -> None:
+    def __init__(self, script: list[str], *, tls: tuple | None = None, host="127.0.0.1") -> None:
         self.script, self.requests, self.bodies, self.heads = list(script), 0, [], []
         self.release = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.create_server((host, 0), family=family)
         self.context = None
         if tls:
             self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             self.context.load_cert_chain(*tls)
         scheme = "https" if tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.sock.getsockname()[1]}"
+        name = f"[{host}]" if ":" in host else host
+        self.url = f"{scheme}://{name}:{self.sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
