@@ -205,9 +205,11 @@ AWS_S3_FILE_OVERWRITE = True  # keys are content-addressed: same key, same bytes
 AWS_S3_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 # A threaded worker stores ~50 images at once: a pool that large, short timeouts, and a
 # retry or two for a blip; a longer outage is the pipeline's to wait out.
+AWS_S3_CONNECT_TIMEOUT = envfloat("AWS_S3_CONNECT_TIMEOUT", 3.0)
+AWS_S3_READ_TIMEOUT = envfloat("AWS_S3_READ_TIMEOUT", 30.0)
 AWS_S3_CLIENT_CONFIG = BotoConfig(
-    connect_timeout=envfloat("AWS_S3_CONNECT_TIMEOUT", 3.0),
-    read_timeout=envfloat("AWS_S3_READ_TIMEOUT", 30.0),
+    connect_timeout=AWS_S3_CONNECT_TIMEOUT,
+    read_timeout=AWS_S3_READ_TIMEOUT,
     retries={"max_attempts": 2, "mode": "standard"},
     max_pool_connections=64,
     signature_version="s3v4",

@@ -91,7 +91,7 @@ def ingest_provider_image(generation: Generation) -> StoredImage:
     thumb_key = thumbnail_key(sha256)
     # The upload of the original overlaps the decode that verifies it and makes the
     # thumbnail (the costly part); an image that fails the decode is deleted again.
-    upload = _uploads.submit(_put, key, labelled, claimed.content_type)
+    upload = _uploads.submit(_put, key, labelled, claimed.content_type, sha256)
     try:
         verified, derivatives = imaging.inspect_image(
             data, claimed_content_type=content_type, max_side=settings.THUMBNAIL_SIZE
@@ -177,13 +177,13 @@ def _decode_b64(text: str) -> bytes:
         ) from exc
 
 
-def _put(key: str, data: bytes, content_type: str) -> None:
+def _put(key: str, data: bytes, content_type: str, sha256: str | None = None) -> None:
     """Store bytes under their content-addressed key. Storing the same bytes again rewrites
     the same object, so they are stored once; a HEAD first would cost every new image a
     round trip to save one on a rare repeat."""
     try:
-        put_object(key, data, content_type)
-    except Exception as exc:  # botocore raises many kinds; all mean "storage unavailable"
+        put_object(key, data, content_type, sha256=sha256)
+    except Exception as exc:  # StorageError or anything else that stopped the write
         log.warning("storing %s failed: %s", key, exc)
         raise IngestError(
             "storage_unavailable", "Image storage is unavailable; retrying.", retryable=True
