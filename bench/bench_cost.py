@@ -27,7 +27,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--images", type=int, default=100)
     n = parser.parse_args().images
-    stack.start(database="postgres", extra_env={"LOG_LEVEL": "WARNING"})
+    # The database pool as compose sets it: a released connection is taken back, not remade.
+    stack.start(
+        database="postgres", extra_env={"LOG_LEVEL": "WARNING", "DATABASE_POOL_MAX_SIZE": "20"}
+    )
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
