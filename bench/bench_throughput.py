@@ -92,6 +92,26 @@ def main() -> None:
     print(f"worker CPU: {worker_cpu:.1f} s ({worker_cpu / wall:.0%} of one core), "
           f"{worker_cpu / args.jobs * 1000:.1f} ms per image (target <= 12 ms)")  # fmt: skip
     print(f"emulator CPU: {emulator_cpu:.1f} s, drawing the images the worker fetches")
+    print_timeline(args.concurrency)
+
+
+def print_timeline(slots: int) -> None:
+    """Where the wall went, from the rows: how full the call slots were, and the time before
+    the first call and after the last answer."""
+    from django.db.models import Max, Min
+
+    from gallery.models import Generation, ProviderCall
+
+    calls = ProviderCall.objects.aggregate(first=Min("started_at"), last=Max("finished_at"))
+    spans = ProviderCall.objects.values_list("started_at", "finished_at")
+    busy = sum((end - start).total_seconds() for start, end in spans)
+    calling = (calls["last"] - calls["first"]).total_seconds()
+    rows = Generation.objects.aggregate(submitted=Min("created_at"), done=Max("finished_at"))
+    before = (calls["first"] - rows["submitted"]).total_seconds()
+    after = (rows["done"] - calls["last"]).total_seconds()
+    print(f"calls in flight on average: {busy / calling:.1f} of {slots} slots over "
+          f"{calling:.2f} s of calling; first call {before * 1000:.0f} ms after the first "
+          f"submit, last image stored {after * 1000:.0f} ms after the last answer")  # fmt: skip
 
 
 if __name__ == "__main__":
