@@ -308,11 +308,11 @@ if not GENERATION_RATE_LIMIT_BUDGET >= 0:
         "GENERATION_RATE_LIMIT_BUDGET must be a number of seconds, 0 or more"
     )
 USER_AGENT = "Seedgallery/0.1 (+self-hosted; python-requests)"
-# requests rescans the environment for proxies (and CA bundles) on every request: ~0.2 ms a
-# call. When none is set, the app's outbound sessions (provider, downloads) skip the scan.
-HTTP_TRUST_ENV = bool(set(getproxies_environment()) - {"no"}) or any(
-    env(name) for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
-)
+# requests rescans the environment for proxies and CA bundles on every request (~0.2 ms a
+# call): the app's outbound sessions (provider, downloads) read them here once instead, and
+# rescan only where a proxy is set (its NO_PROXY exceptions are per host).
+HTTP_PROXY_FROM_ENV = bool(set(getproxies_environment()) - {"no"})
+HTTP_CA_BUNDLE = env("REQUESTS_CA_BUNDLE") or env("CURL_CA_BUNDLE")  # empty: certifi's
 
 # --- Seedream emulator (dev stack and tests) --------------------------------
 SEEDREAM_EMULATOR_KEYS = envlist("SEEDREAM_EMULATOR_KEYS")

@@ -156,26 +156,29 @@ def test_sqlite_folder_is_created_so_migrate_works_on_a_fresh_clone(tmp_path):
 TRUST_ENV_PROBE = (
     "import json, django; django.setup(); "
     "from gallery.seedream.client import pooled_session; "
-    "print(json.dumps(pooled_session(pool_connections=1, pool_maxsize=1).trust_env))"
+    "s = pooled_session(pool_connections=1, pool_maxsize=1); "
+    "print(json.dumps([s.trust_env, s.verify]))"
 )
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 @pytest.mark.parametrize(
-    "env, trusted",
+    "env, seen",
     [
-        ({}, False),
-        ({"HTTPS_PROXY": "http://proxy.example:3128"}, True),
-        ({"http_proxy": "http://proxy.example:3128", "no_proxy": "127.0.0.1"}, True),
-        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/corporate.pem"}, True),
-        ({"no_proxy": "127.0.0.1"}, False),  # an exception list alone proxies nothing
+        ({}, [False, True]),
+        ({"HTTPS_PROXY": "http://proxy.example:3128"}, [True, True]),
+        ({"http_proxy": "http://proxy.example:3128", "no_proxy": "127.0.0.1"}, [True, True]),
+        ({"no_proxy": "127.0.0.1"}, [False, True]),  # an exception list alone proxies nothing
+        ({"REQUESTS_CA_BUNDLE": "/etc/ssl/corp.pem"}, [False, "/etc/ssl/corp.pem"]),
+        ({"CURL_CA_BUNDLE": "/etc/ssl/corp.pem"}, [False, "/etc/ssl/corp.pem"]),
     ],
 )
-def test_outbound_sessions_read_the_environment_only_where_a_proxy_is_set(
-    monkeypatch, env, trusted
+def test_outbound_sessions_read_the_environment_once_and_rescan_only_for_a_proxy(
+    monkeypatch, env, seen
 ):
+    # trust_env False: requests no longer rescans os.environ (and ~/.netrc) on every call.
     for name in (*PROXY_VARIABLES, *(v.upper() for v in PROXY_VARIABLES)):
         monkeypatch.delenv(name, raising=False)
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(name, raising=False)
-    assert probe_json(TRUST_ENV_PROBE, **env) is trusted
+    assert probe_json(TRUST_ENV_PROBE, **env) == seen

@@ -179,8 +179,8 @@ def session() -> requests.Session:
 
 
 def pooled_session(*, pool_connections: int, pool_maxsize: int) -> requests.Session:
-    """A session with a pool of keep-alive connections and no retries of its own, that reads
-    proxies and CA bundles from the environment only where one is set (HTTP_TRUST_ENV)."""
+    """A session with a pool of keep-alive connections and no retries of its own; it trusts
+    the CA bundle the environment names, and reads proxies from it only where one is set."""
     from django.conf import settings
 
     pooled = requests.Session()
@@ -189,7 +189,9 @@ def pooled_session(*, pool_connections: int, pool_maxsize: int) -> requests.Sess
     )
     pooled.mount("http://", adapter)
     pooled.mount("https://", adapter)
-    pooled.trust_env = settings.HTTP_TRUST_ENV
+    pooled.trust_env = settings.HTTP_PROXY_FROM_ENV
+    if settings.HTTP_CA_BUNDLE:
+        pooled.verify = settings.HTTP_CA_BUNDLE
     return pooled
 
 
