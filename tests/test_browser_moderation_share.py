@@ -7,7 +7,6 @@ import pytest
 from playwright.sync_api import expect
 
 from gallery.models import Image, ModerationEvent, Report
-from tests.fixtures.browser import CSP_LISTENER
 from tests.fixtures.people import PASSWORD
 from tests.share_helpers import fresh_counters, share, stored_image_of
 
@@ -20,19 +19,9 @@ def _services(redis_url, s3_server):
 
 
 @pytest.fixture
-def visitor(browser):
+def visitor(visitor_tab):
     """A fresh browser context on a phone: no cookies, no session."""
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    context.set_default_timeout(15_000)
-    context.add_init_script(CSP_LISTENER)
-    tab = context.new_page()
-    errors = []
-    tab.on(
-        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
-    )
-    yield tab
-    context.close()
-    assert errors == []
+    return visitor_tab(390, 844)
 
 
 def run_action(tab, row_text: str, action: str, reason: str):

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from tests.fixtures.browser import CSP_LISTENER
 from tests.share_helpers import collection_of, fresh_counters, stored_image_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -24,19 +23,9 @@ def _short_lifetime(settings, redis_url, s3_server):
 
 
 @pytest.fixture
-def visitor(browser):
+def visitor(visitor_tab):
     """A fresh browser context: no cookies, no session."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    context.add_init_script(CSP_LISTENER)
-    tab = context.new_page()
-    errors = []
-    tab.on(
-        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
-    )
-    yield tab
-    context.close()
-    assert errors == []
+    return visitor_tab()
 
 
 def create_link(page, start_url: str) -> str:
