@@ -14,6 +14,7 @@ from typing import Annotated
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -617,8 +618,16 @@ class CollectionOut(Schema):
     team_can_add: bool
     owner: str = Field(..., alias="owner.username")
     can_add: bool = Field(..., description="you may add images to it and take them out")
+    cover_image_id: int | None = Field(
+        ..., description="the cover its creator picked, when you may see it; null: the newest "
+        "added image you may see stands for the collection",
+    )  # fmt: skip
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_cover_image_id(obj) -> int | None:
+        return obj.cover_id if getattr(obj, "cover_visible", False) else None
 
 
 class CollectionPage(Schema):
@@ -638,6 +647,9 @@ class CollectionPatchIn(Schema):
     description: str | None = Field(None, max_length=10000)
     visibility: str | None = None
     team_can_add: bool | None = None
+    cover_image_id: Id | None = Field(
+        None, description="one of its images, that you may see; null: back to the newest added"
+    )
 
 
 class ImageIdsIn(Schema):
@@ -663,11 +675,23 @@ def _collection_field_error(exc: DjangoValidationError, fields: dict) -> ApiErro
     return ApiError(400, "invalid_parameter", f"{field}: {' '.join(exc.messages)}", field)
 
 
+def _collections(request) -> QuerySet:
+    """The collections the member may see, each with `can_add` and `cover_visible` (whether
+    they may see its chosen cover: an id they may not see is never answered)."""
+    addable = queries.collections_addable_by(request.user).filter(pk=OuterRef("pk"))
+    cover = queries.images_visible_to(request.user).filter(pk=OuterRef("cover_id"))
+    return (
+        queries.collections_visible_to(request.user)
+        .select_related("owner")
+        .annotate(can_add=Exists(addable), cover_visible=Exists(cover))
+    )
+
+
 def _visible_collection(request, collection_id: int):
-    """The collection (with `can_add`) if the member may see it, else 404."""
+    """The collection (with `can_add`, `cover_visible`) if the member may see it, else 404."""
     if not 1 <= collection_id <= MAX_ID:
         raise Http404
-    collection = queries.collection_for_page(request.user, collection_id)
+    collection = _collections(request).filter(pk=collection_id).first()
     if collection is None:
         raise Http404
     return collection
@@ -680,9 +704,7 @@ def _forbidden(exc: PermissionDenied) -> ApiError:
 @api.get("/collections", response={200: CollectionPage, **ERRORS}, tags=["collections"])
 def list_collections(request, page: Query[PageQuery]):
     """Your collections and the team's, newest first. Their images: GET /api/images?collection=."""
-    addable = queries.collections_addable_by(request.user).filter(pk=OuterRef("pk"))
-    visible = queries.collections_visible_to(request.user).select_related("owner")
-    return _page(visible.annotate(can_add=Exists(addable)), page.cursor, page.limit)
+    return _page(_collections(request), page.cursor, page.limit)
 
 
 @api.post("/collections", response={201: CollectionOut, **ERRORS}, tags=["collections"])
@@ -709,18 +731,53 @@ def collection_detail(request, collection_id: int):
     response={200: CollectionOut, 403: ErrorOut, 404: ErrorOut, **ERRORS}, tags=["collections"],
 )  # fmt: skip
 def change_collection(request, collection_id: int, payload: CollectionPatchIn):
-    """Rename, describe, make private or team, let the team add: the creator only (a field
-    absent or null stays as it is)."""
+    """Rename, describe, make private or team, let the team add, pick the cover: the creator
+    only. A field absent or null stays as it is, except `cover_image_id`: null goes back to
+    the newest added image. All the changes are made, or none."""
     collection = _visible_collection(request, collection_id)
-    fields = {name: value for name, value in payload.dict().items() if value is not None}
-    if not fields and collection.owner_id == request.user.pk:
+    asked = payload.dict(exclude={"cover_image_id"})
+    fields = {name: value for name, value in asked.items() if value is not None}
+    cover_asked = "cover_image_id" in payload.model_fields_set
+    if not fields and not cover_asked and collection.owner_id == request.user.pk:
         return collection  # nothing asked: nothing changes, not even its "updated" time
+    cover = _cover_or_404(request, payload.cover_image_id) if cover_asked else None
+    with transaction.atomic():  # a refused cover leaves the name as it was
+        if fields or not cover_asked:
+            _update_collection(request, collection, fields)
+        if cover_asked:
+            _set_cover(request, collection, cover)
+    return _visible_collection(request, collection.pk) if cover_asked else collection
+
+
+def _update_collection(request, collection, fields: dict) -> None:
     try:
-        return collection_service.update_collection(request.user, collection, **fields)
+        collection_service.update_collection(request.user, collection, **fields)
     except PermissionDenied as exc:
         raise _forbidden(exc) from None
     except DjangoValidationError as exc:
         raise _collection_field_error(exc, fields) from None
+
+
+def _set_cover(request, collection, image) -> None:
+    try:
+        collection_service.set_cover(request.user, collection, image)
+    except PermissionDenied as exc:
+        raise _forbidden(exc) from None
+    except DjangoValidationError as exc:
+        message = f"cover_image_id: {' '.join(exc.messages)}"
+        raise ApiError(400, "invalid_parameter", message, "cover_image_id") from None
+
+
+def _cover_or_404(request, image_id: int | None):
+    """The image asked for as a cover (None: none asked), or 404 when the member cannot see it."""
+    if image_id is None:
+        return None
+    image = queries.images_visible_to(request.user).filter(pk=image_id).first()
+    if image is None:
+        raise ApiError(
+            404, "not_found", "No such image, or not yours to see.", "cover_image_id"
+        )  # fmt: skip
+    return image
 
 
 @api.delete(
