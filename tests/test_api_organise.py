@@ -320,6 +320,12 @@ def test_patch_with_a_bad_field_is_400(api, albums):
     assert_api_error(response, 400, "invalid_parameter", "visibility")
 
 
+@pytest.mark.parametrize("body", [[], ["name"], "Renamed", 5, None])
+def test_a_patch_body_that_is_no_object_is_400_not_an_empty_patch(api, albums, body):
+    response = send(api, "patch", f"/api/collections/{albums['mine'].pk}", body)
+    assert_api_error(response, 400, "invalid_parameter", "body")
+
+
 @pytest.mark.parametrize("which, status", [("team", 403), ("open", 403), ("private", 404)])
 def test_changing_or_deleting_anothers_collection_is_refused(api, albums, which, status):
     pk = albums[which].pk

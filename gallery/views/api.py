@@ -52,7 +52,7 @@ class ApiError(Exception):
 
 
 class JsonBodyParser(Parser):
-    """JSON bodies only, at most 64 KB."""
+    """JSON objects only, at most 64 KB."""
 
     def parse_body(self, request: HttpRequest):
         declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -68,7 +68,10 @@ class JsonBodyParser(Parser):
                 "Content-Type must be application/json.",
                 "Content-Type",
             )
-        return super().parse_body(request)
+        data = super().parse_body(request)
+        if not isinstance(data, dict):  # an all-optional PATCH would take `[]` as "no change"
+            raise ApiError(400, "invalid_parameter", "body: must be a JSON object.", "body")
+        return data
 
 
 class TokenAuth(HttpBearer):
@@ -902,6 +905,19 @@ def _share_form_field(name: str, value):
         ) from None
 
 
+def _checked_expiry(expires_at: datetime | None) -> datetime | None:
+    """The share form's bounds on an expiry: a time zone, and within five years (the service
+    refuses one in the past)."""
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise ApiError(400, "invalid_parameter", "expires_at needs a time zone.", "expires_at")
+    if expires_at is not None and expires_at > timezone.now() + timedelta(days=LONGEST_EXPIRY_DAYS):
+        raise ApiError(
+            400, "invalid_parameter", "expires_at must be within five years, or null.",
+            "expires_at",
+        )  # fmt: skip
+    return expires_at
+
+
 @api.get("/links", response={200: LinkPage, **ERRORS}, tags=["links"])
 def list_links(request, page: Query[PageQuery]):
     """Your share links, newest first (staff: every member's). Tokens are never shown again."""
@@ -913,14 +929,7 @@ def create_link(request, payload: LinkIn):
     """A public link to one image or one collection you can see; its URL is answered once."""
     label = _share_form_field("label", payload.label).strip()
     password = _share_form_field("password", payload.password)
-    expires_at = payload.expires_at
-    if expires_at is not None and expires_at.tzinfo is None:
-        raise ApiError(400, "invalid_parameter", "expires_at needs a time zone.", "expires_at")
-    if expires_at is not None and expires_at > timezone.now() + timedelta(days=LONGEST_EXPIRY_DAYS):
-        raise ApiError(
-            400, "invalid_parameter", "expires_at must be within five years, or null.",
-            "expires_at",
-        )  # fmt: skip
+    expires_at = _checked_expiry(payload.expires_at)
     image = collection = None
     if payload.image_id is not None:
         image = get_object_or_404(queries.images_visible_to(request.user), pk=payload.image_id)
@@ -941,12 +950,81 @@ def create_link(request, payload: LinkIn):
     return Status(201, link)
 
 
-@api.delete("/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"])
-def revoke_link(request, link_id: int):
-    """Stop the link at once (revoking again changes nothing). Another member's link: 404."""
+def _editable_link(request, link_id: int):
+    """The member's own link (staff: anyone's), else 404: nobody else's link is visible."""
     if not 1 <= link_id <= MAX_ID:
         raise Http404
-    link = get_object_or_404(queries.share_links_editable_by(request.user), pk=link_id)
+    return get_object_or_404(queries.share_links_editable_by(request.user), pk=link_id)
+
+
+class LinkPatchIn(Schema):
+    label: str | None = Field(None, description='"": no label')
+    expires_at: datetime | None = Field(
+        None, description="ISO 8601 with a time zone, in the future and within five years; "
+        "null: never",
+    )  # fmt: skip
+    password: str | None = Field(
+        None, description="a new password, 6 to 128 characters; null: remove the password"
+    )
+    allow_download: bool | None = None
+    show_prompt: bool | None = None
+
+
+@api.patch(
+    "/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"]
+)  # fmt: skip
+def change_link(request, link_id: int, payload: LinkPatchIn):
+    """Change a link's label, expiry, password or choices; the share page applies them at
+    once, and a new password locks out every browser that gave the old one. A field absent
+    or null stays as it is, except `expires_at` (null: never) and `password` (null: remove)."""
+    link = _editable_link(request, link_id)
+    sent = payload.model_fields_set
+    label = link.label if payload.label is None else _share_form_field("label", payload.label)
+    password = ""
+    if payload.password is not None:
+        password = _share_form_field("password", payload.password)
+        if not password:  # blank keeps it on the page's form; here, say which is meant
+            raise ApiError(
+                400, "invalid_parameter",
+                "password: give 6 to 128 characters, or null to remove it.", "password",
+            )  # fmt: skip
+    download, prompt = payload.allow_download, payload.show_prompt
+    choices = sharing.LinkChoices(
+        label=label.strip(),
+        expires_at=_checked_expiry(payload.expires_at) if "expires_at" in sent else link.expires_at,
+        allow_download=link.allow_download if download is None else download,
+        show_prompt=link.show_prompt if prompt is None else prompt,
+    )
+    try:
+        return sharing.edit_link(
+            user=request.user, link=link, choices=choices, new_password=password,
+            remove_password="password" in sent and payload.password is None,
+        )  # fmt: skip
+    except sharing.SharingError as exc:
+        raise _sharing_error(exc) from None
+
+
+@api.post(
+    "/links/{link_id}/restore", response={200: LinkOut, 404: ErrorOut, 409: ErrorOut, **ERRORS},
+    tags=["links"],
+)  # fmt: skip
+def restore_link(request, link_id: int):
+    """Undo a revoke, within SHARE_UNDO_SECONDS of it (as the My links page's Undo); later:
+    409 `undo_too_late`. A link that is not revoked is answered as it is."""
+    link = _editable_link(request, link_id)
+    try:
+        return sharing.undo_revoke(user=request.user, link=link)
+    except sharing.SharingError as exc:
+        if exc.code == "undo_too_late":
+            raise ApiError(409, exc.code, exc.message) from None
+        raise _sharing_error(exc) from None
+
+
+@api.delete("/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"])
+def revoke_link(request, link_id: int):
+    """Stop the link at once (revoking again changes nothing; POST .../restore undoes it for
+    a short while). Another member's link: 404."""
+    link = _editable_link(request, link_id)
     try:
         return sharing.revoke_link(user=request.user, link=link)
     except sharing.SharingError as exc:
