@@ -273,6 +273,7 @@ def test_schema_is_openapi_3_and_lists_every_endpoint(client, db):
         "/api/images/{image_id}/tags/{name}", "/api/tags", "/api/collections",
         "/api/collections/{collection_id}", "/api/collections/{collection_id}/images",
         "/api/collections/{collection_id}/images/{image_id}", "/api/links", "/api/links/{link_id}",
+        "/api/links/{link_id}/restore",
     }  # fmt: skip
 
 

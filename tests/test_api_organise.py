@@ -320,6 +320,12 @@ def test_patch_with_a_bad_field_is_400(api, albums):
     assert_api_error(response, 400, "invalid_parameter", "visibility")
 
 
+@pytest.mark.parametrize("body", [[], ["name"], "Renamed", 5, None])
+def test_a_patch_body_that_is_no_object_is_400_not_an_empty_patch(api, albums, body):
+    response = send(api, "patch", f"/api/collections/{albums['mine'].pk}", body)
+    assert_api_error(response, 400, "invalid_parameter", "body")
+
+
 @pytest.mark.parametrize("which, status", [("team", 403), ("open", 403), ("private", 404)])
 def test_changing_or_deleting_anothers_collection_is_refused(api, albums, which, status):
     pk = albums[which].pk
@@ -388,6 +394,119 @@ def test_removing_an_unseen_image_is_404(api, albums, pics):
     path = f"/api/collections/{albums['mine'].pk}/images"
     assert api.delete(f"{path}/{pics['private'].pk}").status_code == 404
     assert api.delete(f"{path}/{HUGE}").status_code == 404
+
+
+# --- A collection's cover --------------------------------------------------------
+
+
+def csrf_session(user) -> tuple[Client, str]:
+    """A browser logged in as the user, that enforces CSRF, and its CSRF token."""
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+    browser.get("/")  # a page sets the CSRF cookie the browser then sends back
+    return browser, browser.cookies["csrftoken"].value
+
+
+@pytest.fixture
+def covered(alice, albums, pics):
+    """alice's collection holding her image and bob's team image."""
+    collection_service.add_images(alice, albums["mine"], [pics["mine"], pics["bobs"]])
+    return albums["mine"]
+
+
+def test_patch_picks_the_cover_and_every_answer_shows_it(api, covered, pics):
+    path = f"/api/collections/{covered.pk}"
+    response = send(api, "patch", path, {"cover_image_id": pics["bobs"].pk})
+    assert response.status_code == 200, response.content
+    assert response.json()["cover_image_id"] == pics["bobs"].pk
+    assert Collection.objects.get(pk=covered.pk).cover_id == pics["bobs"].pk
+    assert api.get(path).json()["cover_image_id"] == pics["bobs"].pk
+    listed = {item["id"]: item for item in api.get("/api/collections").json()["items"]}
+    assert listed[covered.pk]["cover_image_id"] == pics["bobs"].pk
+
+
+def test_a_null_cover_goes_back_to_the_newest_added(api, alice, covered, pics):
+    collection_service.set_cover(alice, covered, pics["mine"])
+    response = send(api, "patch", f"/api/collections/{covered.pk}", {"cover_image_id": None})
+    assert response.status_code == 200, response.content
+    assert response.json()["cover_image_id"] is None
+    assert Collection.objects.get(pk=covered.pk).cover_id is None
+
+
+def test_a_cover_absent_from_the_patch_stays(api, alice, covered, pics):
+    collection_service.set_cover(alice, covered, pics["mine"])
+    response = send(api, "patch", f"/api/collections/{covered.pk}", {"name": "Renamed"})
+    assert response.json()["cover_image_id"] == pics["mine"].pk
+    assert Collection.objects.get(pk=covered.pk).cover_id == pics["mine"].pk
+
+
+def test_name_and_cover_change_together(api, covered, pics):
+    body = {"name": "Kites", "cover_image_id": pics["mine"].pk}
+    made = send(api, "patch", f"/api/collections/{covered.pk}", body).json()
+    assert (made["name"], made["cover_image_id"]) == ("Kites", pics["mine"].pk)
+
+
+@pytest.mark.parametrize(
+    "cover", ["abc", 0, -1, HUGE, 1.5, [1], {"id": 1}],
+)  # fmt: skip
+def test_a_cover_id_that_is_no_id_is_400(api, covered, cover):
+    response = send(api, "patch", f"/api/collections/{covered.pk}", {"cover_image_id": cover})
+    assert_api_error(response, 400, "invalid_parameter", "cover_image_id")
+    assert Collection.objects.get(pk=covered.pk).cover_id is None
+
+
+def test_an_image_not_in_the_collection_cannot_be_its_cover(api, alice, covered):
+    outside = make_image(alice, 9)
+    body = {"name": "Not saved", "cover_image_id": outside.pk}
+    response = send(api, "patch", f"/api/collections/{covered.pk}", body)
+    assert_api_error(response, 400, "invalid_parameter", "cover_image_id")
+    album = Collection.objects.get(pk=covered.pk)
+    assert (album.cover_id, album.name) == (None, "Mine")  # all the changes or none
+
+
+@pytest.mark.parametrize("which", ["private", "hidden", "unknown"])
+def test_a_cover_you_cannot_see_is_404_naming_the_field(api, covered, pics, which):
+    image_id = {"private": pics["private"].pk, "hidden": pics["mine"].pk, "unknown": 999999}[which]
+    if which == "hidden":  # in the collection, then hidden by moderation
+        Image.objects.filter(pk=image_id).update(is_hidden=True)
+    response = send(api, "patch", f"/api/collections/{covered.pk}", {"cover_image_id": image_id})
+    assert_api_error(response, 404, "not_found", "cover_image_id")
+    assert Collection.objects.get(pk=covered.pk).cover_id is None
+
+
+@pytest.mark.parametrize("which, status", [("team", 403), ("open", 403), ("private", 404)])
+def test_the_cover_of_anothers_collection_is_refused(api, bob, albums, pics, which, status):
+    collection_service.add_images(bob, albums[which], [pics["bobs"]])
+    path = f"/api/collections/{albums[which].pk}"
+    for cover in (pics["bobs"].pk, None):
+        response = send(api, "patch", path, {"cover_image_id": cover})
+        assert_api_error(response, status, "forbidden" if status == 403 else "not_found")
+    assert Collection.objects.get(pk=albums[which].pk).cover_id is None
+
+
+def test_a_cover_the_reader_cannot_see_is_answered_as_null(api, bob, albums, pics):
+    collection_service.add_images(bob, albums["team"], [pics["private"], pics["bobs"]])
+    collection_service.set_cover(bob, albums["team"], pics["private"])
+    assert api.get(f"/api/collections/{albums['team'].pk}").json()["cover_image_id"] is None
+    listed = {item["id"]: item for item in api.get("/api/collections").json()["items"]}
+    assert listed[albums["team"].pk]["cover_image_id"] is None
+    bobs_view = Client()
+    bobs_view.force_login(bob)
+    detail = bobs_view.get(f"/api/collections/{albums['team'].pk}").json()
+    assert detail["cover_image_id"] == pics["private"].pk
+
+
+def test_a_session_sets_the_cover_with_csrf_and_not_without(alice, covered, pics):
+    browser, token = csrf_session(alice)
+    path, body = f"/api/collections/{covered.pk}", json.dumps({"cover_image_id": pics["mine"].pk})
+    refused = browser.patch(path, data=body, content_type="application/json")
+    assert_api_error(refused, 403, "csrf_failed")
+    assert Collection.objects.get(pk=covered.pk).cover_id is None
+    response = browser.patch(
+        path, data=body, content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert response.status_code == 200, response.content
+    assert Collection.objects.get(pk=covered.pk).cover_id == pics["mine"].pk
 
 
 # --- Share links -------------------------------------------------------------------

@@ -48,8 +48,15 @@ def gallery_with_jobs(transactional_db, redis_url, alice, bob, alice_token, sett
     tag_service.add_tags(alice, [image], ["kite", "sky"])
     mine = collection_service.create_collection(alice, "Kites")
     collection_service.add_images(alice, mine, [image])
+    collection_service.set_cover(alice, mine, image)
     collection_service.create_collection(bob, "Bob's", team_can_add=True)
     sharing.create_link(user=alice, choices=sharing.LinkChoices(), image=image)
+    # a link just revoked, for the undo; one with a password, for the edit
+    revoked, _token = sharing.create_link(user=alice, choices=sharing.LinkChoices(), image=image)
+    sharing.revoke_link(user=alice, link=revoked)
+    sharing.create_link(
+        user=alice, choices=sharing.LinkChoices(), password="open-sesame", collection=mine
+    )
     return {"Authorization": f"Bearer {alice_token}"}
 
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -51,7 +52,7 @@ class ApiError(Exception):
 
 
 class JsonBodyParser(Parser):
-    """JSON bodies only, at most 64 KB."""
+    """JSON objects only, at most 64 KB."""
 
     def parse_body(self, request: HttpRequest):
         declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -67,7 +68,10 @@ class JsonBodyParser(Parser):
                 "Content-Type must be application/json.",
                 "Content-Type",
             )
-        return super().parse_body(request)
+        data = super().parse_body(request)
+        if not isinstance(data, dict):  # an all-optional PATCH would take `[]` as "no change"
+            raise ApiError(400, "invalid_parameter", "body: must be a JSON object.", "body")
+        return data
 
 
 class TokenAuth(HttpBearer):
@@ -617,8 +621,16 @@ class CollectionOut(Schema):
     team_can_add: bool
     owner: str = Field(..., alias="owner.username")
     can_add: bool = Field(..., description="you may add images to it and take them out")
+    cover_image_id: int | None = Field(
+        ..., description="the cover its creator picked, when you may see it; null: the newest "
+        "added image you may see stands for the collection",
+    )  # fmt: skip
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_cover_image_id(obj) -> int | None:
+        return obj.cover_id if getattr(obj, "cover_visible", False) else None
 
 
 class CollectionPage(Schema):
@@ -638,6 +650,9 @@ class CollectionPatchIn(Schema):
     description: str | None = Field(None, max_length=10000)
     visibility: str | None = None
     team_can_add: bool | None = None
+    cover_image_id: Id | None = Field(
+        None, description="one of its images, that you may see; null: back to the newest added"
+    )
 
 
 class ImageIdsIn(Schema):
@@ -663,11 +678,23 @@ def _collection_field_error(exc: DjangoValidationError, fields: dict) -> ApiErro
     return ApiError(400, "invalid_parameter", f"{field}: {' '.join(exc.messages)}", field)
 
 
+def _collections(request) -> QuerySet:
+    """The collections the member may see, each with `can_add` and `cover_visible` (whether
+    they may see its chosen cover: an id they may not see is never answered)."""
+    addable = queries.collections_addable_by(request.user).filter(pk=OuterRef("pk"))
+    cover = queries.images_visible_to(request.user).filter(pk=OuterRef("cover_id"))
+    return (
+        queries.collections_visible_to(request.user)
+        .select_related("owner")
+        .annotate(can_add=Exists(addable), cover_visible=Exists(cover))
+    )
+
+
 def _visible_collection(request, collection_id: int):
-    """The collection (with `can_add`) if the member may see it, else 404."""
+    """The collection (with `can_add`, `cover_visible`) if the member may see it, else 404."""
     if not 1 <= collection_id <= MAX_ID:
         raise Http404
-    collection = queries.collection_for_page(request.user, collection_id)
+    collection = _collections(request).filter(pk=collection_id).first()
     if collection is None:
         raise Http404
     return collection
@@ -680,9 +707,7 @@ def _forbidden(exc: PermissionDenied) -> ApiError:
 @api.get("/collections", response={200: CollectionPage, **ERRORS}, tags=["collections"])
 def list_collections(request, page: Query[PageQuery]):
     """Your collections and the team's, newest first. Their images: GET /api/images?collection=."""
-    addable = queries.collections_addable_by(request.user).filter(pk=OuterRef("pk"))
-    visible = queries.collections_visible_to(request.user).select_related("owner")
-    return _page(visible.annotate(can_add=Exists(addable)), page.cursor, page.limit)
+    return _page(_collections(request), page.cursor, page.limit)
 
 
 @api.post("/collections", response={201: CollectionOut, **ERRORS}, tags=["collections"])
@@ -709,18 +734,53 @@ def collection_detail(request, collection_id: int):
     response={200: CollectionOut, 403: ErrorOut, 404: ErrorOut, **ERRORS}, tags=["collections"],
 )  # fmt: skip
 def change_collection(request, collection_id: int, payload: CollectionPatchIn):
-    """Rename, describe, make private or team, let the team add: the creator only (a field
-    absent or null stays as it is)."""
+    """Rename, describe, make private or team, let the team add, pick the cover: the creator
+    only. A field absent or null stays as it is, except `cover_image_id`: null goes back to
+    the newest added image. All the changes are made, or none."""
     collection = _visible_collection(request, collection_id)
-    fields = {name: value for name, value in payload.dict().items() if value is not None}
-    if not fields and collection.owner_id == request.user.pk:
+    asked = payload.dict(exclude={"cover_image_id"})
+    fields = {name: value for name, value in asked.items() if value is not None}
+    cover_asked = "cover_image_id" in payload.model_fields_set
+    if not fields and not cover_asked and collection.owner_id == request.user.pk:
         return collection  # nothing asked: nothing changes, not even its "updated" time
+    cover = _cover_or_404(request, payload.cover_image_id) if cover_asked else None
+    with transaction.atomic():  # a refused cover leaves the name as it was
+        if fields or not cover_asked:
+            _update_collection(request, collection, fields)
+        if cover_asked:
+            _set_cover(request, collection, cover)
+    return _visible_collection(request, collection.pk) if cover_asked else collection
+
+
+def _update_collection(request, collection, fields: dict) -> None:
     try:
-        return collection_service.update_collection(request.user, collection, **fields)
+        collection_service.update_collection(request.user, collection, **fields)
     except PermissionDenied as exc:
         raise _forbidden(exc) from None
     except DjangoValidationError as exc:
         raise _collection_field_error(exc, fields) from None
+
+
+def _set_cover(request, collection, image) -> None:
+    try:
+        collection_service.set_cover(request.user, collection, image)
+    except PermissionDenied as exc:
+        raise _forbidden(exc) from None
+    except DjangoValidationError as exc:
+        message = f"cover_image_id: {' '.join(exc.messages)}"
+        raise ApiError(400, "invalid_parameter", message, "cover_image_id") from None
+
+
+def _cover_or_404(request, image_id: int | None):
+    """The image asked for as a cover (None: none asked), or 404 when the member cannot see it."""
+    if image_id is None:
+        return None
+    image = queries.images_visible_to(request.user).filter(pk=image_id).first()
+    if image is None:
+        raise ApiError(
+            404, "not_found", "No such image, or not yours to see.", "cover_image_id"
+        )  # fmt: skip
+    return image
 
 
 @api.delete(
@@ -845,6 +905,19 @@ def _share_form_field(name: str, value):
         ) from None
 
 
+def _checked_expiry(expires_at: datetime | None) -> datetime | None:
+    """The share form's bounds on an expiry: a time zone, and within five years (the service
+    refuses one in the past)."""
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise ApiError(400, "invalid_parameter", "expires_at needs a time zone.", "expires_at")
+    if expires_at is not None and expires_at > timezone.now() + timedelta(days=LONGEST_EXPIRY_DAYS):
+        raise ApiError(
+            400, "invalid_parameter", "expires_at must be within five years, or null.",
+            "expires_at",
+        )  # fmt: skip
+    return expires_at
+
+
 @api.get("/links", response={200: LinkPage, **ERRORS}, tags=["links"])
 def list_links(request, page: Query[PageQuery]):
     """Your share links, newest first (staff: every member's). Tokens are never shown again."""
@@ -856,14 +929,7 @@ def create_link(request, payload: LinkIn):
     """A public link to one image or one collection you can see; its URL is answered once."""
     label = _share_form_field("label", payload.label).strip()
     password = _share_form_field("password", payload.password)
-    expires_at = payload.expires_at
-    if expires_at is not None and expires_at.tzinfo is None:
-        raise ApiError(400, "invalid_parameter", "expires_at needs a time zone.", "expires_at")
-    if expires_at is not None and expires_at > timezone.now() + timedelta(days=LONGEST_EXPIRY_DAYS):
-        raise ApiError(
-            400, "invalid_parameter", "expires_at must be within five years, or null.",
-            "expires_at",
-        )  # fmt: skip
+    expires_at = _checked_expiry(payload.expires_at)
     image = collection = None
     if payload.image_id is not None:
         image = get_object_or_404(queries.images_visible_to(request.user), pk=payload.image_id)
@@ -884,12 +950,81 @@ def create_link(request, payload: LinkIn):
     return Status(201, link)
 
 
-@api.delete("/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"])
-def revoke_link(request, link_id: int):
-    """Stop the link at once (revoking again changes nothing). Another member's link: 404."""
+def _editable_link(request, link_id: int):
+    """The member's own link (staff: anyone's), else 404: nobody else's link is visible."""
     if not 1 <= link_id <= MAX_ID:
         raise Http404
-    link = get_object_or_404(queries.share_links_editable_by(request.user), pk=link_id)
+    return get_object_or_404(queries.share_links_editable_by(request.user), pk=link_id)
+
+
+class LinkPatchIn(Schema):
+    label: str | None = Field(None, description='"": no label')
+    expires_at: datetime | None = Field(
+        None, description="ISO 8601 with a time zone, in the future and within five years; "
+        "null: never",
+    )  # fmt: skip
+    password: str | None = Field(
+        None, description="a new password, 6 to 128 characters; null: remove the password"
+    )
+    allow_download: bool | None = None
+    show_prompt: bool | None = None
+
+
+@api.patch(
+    "/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"]
+)  # fmt: skip
+def change_link(request, link_id: int, payload: LinkPatchIn):
+    """Change a link's label, expiry, password or choices; the share page applies them at
+    once, and a new password locks out every browser that gave the old one. A field absent
+    or null stays as it is, except `expires_at` (null: never) and `password` (null: remove)."""
+    link = _editable_link(request, link_id)
+    sent = payload.model_fields_set
+    label = link.label if payload.label is None else _share_form_field("label", payload.label)
+    password = ""
+    if payload.password is not None:
+        password = _share_form_field("password", payload.password)
+        if not password:  # blank keeps it on the page's form; here, say which is meant
+            raise ApiError(
+                400, "invalid_parameter",
+                "password: give 6 to 128 characters, or null to remove it.", "password",
+            )  # fmt: skip
+    download, prompt = payload.allow_download, payload.show_prompt
+    choices = sharing.LinkChoices(
+        label=label.strip(),
+        expires_at=_checked_expiry(payload.expires_at) if "expires_at" in sent else link.expires_at,
+        allow_download=link.allow_download if download is None else download,
+        show_prompt=link.show_prompt if prompt is None else prompt,
+    )
+    try:
+        return sharing.edit_link(
+            user=request.user, link=link, choices=choices, new_password=password,
+            remove_password="password" in sent and payload.password is None,
+        )  # fmt: skip
+    except sharing.SharingError as exc:
+        raise _sharing_error(exc) from None
+
+
+@api.post(
+    "/links/{link_id}/restore", response={200: LinkOut, 404: ErrorOut, 409: ErrorOut, **ERRORS},
+    tags=["links"],
+)  # fmt: skip
+def restore_link(request, link_id: int):
+    """Undo a revoke, within SHARE_UNDO_SECONDS of it (as the My links page's Undo); later:
+    409 `undo_too_late`. A link that is not revoked is answered as it is."""
+    link = _editable_link(request, link_id)
+    try:
+        return sharing.undo_revoke(user=request.user, link=link)
+    except sharing.SharingError as exc:
+        if exc.code == "undo_too_late":
+            raise ApiError(409, exc.code, exc.message) from None
+        raise _sharing_error(exc) from None
+
+
+@api.delete("/links/{link_id}", response={200: LinkOut, 404: ErrorOut, **ERRORS}, tags=["links"])
+def revoke_link(request, link_id: int):
+    """Stop the link at once (revoking again changes nothing; POST .../restore undoes it for
+    a short while). Another member's link: 404."""
+    link = _editable_link(request, link_id)
     try:
         return sharing.revoke_link(user=request.user, link=link)
     except sharing.SharingError as exc:
