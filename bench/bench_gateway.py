@@ -189,19 +189,22 @@ def print_stages(probe_log, burst_started_at: float) -> None:
             if issued.get(name):
                 entry[0].append(1000 * (began - issued[name]))
             entry[1].append(1000 * (ended - began))
-    held = sorted(
-        1000 * (enqueue[1] - quota[1])
-        for line in lines
-        for quota in line.get("threads", [])
-        for enqueue in line.get("threads", [])
-        if quota[0] == "quota check" and enqueue[0] == "enqueue"
-    )
+    waited, held = [], []
+    for line in lines:
+        spans = {}
+        for name, began, ended in line.get("threads", []):
+            if name not in spans or began < spans[name][0]:  # nested counts: the outer one
+                spans[name] = (began, ended)
+        if {"quota check", "counted", "enqueue"} <= spans.keys():
+            waited.append(1000 * (spans["counted"][0] - spans["quota check"][0]))
+            held.append(1000 * (spans["enqueue"][0] - spans["counted"][0]))  # to the commit
     if held:
-        steps["member row locked"] = [[], held]  # the quota check's start to the commit
+        steps["member row: waited for the lock"] = [[], sorted(waited)]
+        steps["member row: held until commit"] = [[], sorted(held)]
     for name, (waits, runs) in steps.items():
         waits, runs = sorted(waits), sorted(runs)
         wait = f"{statistics.median(waits):6.1f}/{waits[-1]:6.1f}" if waits else "     -/     -"
-        print(f"  {name:15} {wait}  {statistics.median(runs):6.1f}/{runs[-1]:6.1f}  "
+        print(f"  {name:32} {wait}  {statistics.median(runs):6.1f}/{runs[-1]:6.1f}  "
               f"(n={len(runs)})")  # fmt: skip
 
 

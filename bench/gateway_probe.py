@@ -84,6 +84,13 @@ def _timed_call(name: str, func):
 # Inside submit: the quota check (lock and count) and the enqueue after the commit.
 generation_service._check_quota = _timed_call("quota check", generation_service._check_quota)
 generation_service._enqueue = _timed_call("enqueue", generation_service._enqueue)
+# The first count after the member's row is locked: where the lock was acquired.
+for counted in ("images_left_today", "images_used_today"):
+    setattr(
+        generation_service,
+        counted,
+        _timed_call("counted", getattr(generation_service, counted)),
+    )
 for step in ("authenticate", "submit", "stored_bytes"):
     _timed_thread(step, getattr(gateway, step))
 _timed_thread("load_generation", generation_events.load_generation)
