@@ -5,6 +5,12 @@ failed request. Reports the web process's threads and peak memory during the run
 floor measured in the same run (one request straight to the emulator, times the waves).
 
     .venv/bin/python bench/bench_gateway.py [--requests 100 --slots 50 --latency 2 --members 1]
+        [--stages [--profile web.prof]]
+
+Also reports the web process's CPU per request. `--stages` serves bench/gateway_probe.py (the
+same application, its steps stamped) and prints when each request passed each stage, how long
+its thread hops waited, and how long the member's row was waited for and held; `--profile`
+adds every web thread's CPU time by function (pstats file), at about 3x the CPU.
 
 Uses PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 seedgallery_bench, recreated).
@@ -180,6 +186,10 @@ def print_stages(probe_log, burst_started_at: float) -> None:
         spans = sorted(1000 * (line[b] - line[a]) for line in lines if line.get(a) and line.get(b))
         if spans:
             print(f"  {a} -> {b}: {statistics.median(spans):7.1f} / {spans[-1]:7.1f}")
+    for kind, label in (("hops_shared", "Django's shared thread"), ("hops_pool", "the pool")):
+        hops = sorted(line.get(kind, 0) for line in lines)
+        print(f"thread hops a request to {label}: median {statistics.median(hops):g}, "
+              f"max {hops[-1]}")  # fmt: skip
     print("executor steps (ms): waited for a thread median/max, ran median/max")
     steps: dict[str, list] = {}
     for line in lines:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from asgiref.sync import SyncToAsync  # noqa: E402
+
 from config.asgi import application as gallery_application  # noqa: E402
 from gallery.services import generation as generation_service  # noqa: E402
 from gallery.services import generation_events  # noqa: E402
@@ -98,6 +100,20 @@ gateway.authenticate = _timed_async("token_checked", gateway.authenticate)
 gateway.submit = _timed_async("submitted", gateway.submit)
 gateway.wait_finished = _timed_async("heard", gateway.wait_finished)
 
+
+_sync_to_async_call = SyncToAsync.__call__
+
+
+async def _counted_hop(self, *args, **kwargs):
+    """Count the request's thread hops: to Django's one shared thread, or to the pool."""
+    stamps = record.get()
+    if stamps is not None:
+        kind = "hops_shared" if self._thread_sensitive else "hops_pool"
+        stamps[kind] = stamps.get(kind, 0) + 1
+    return await _sync_to_async_call(self, *args, **kwargs)
+
+
+SyncToAsync.__call__ = _counted_hop
 
 # With GATEWAY_PROBE_PROFILE: every thread's CPU time (time.thread_time) by function, from
 # import on; `GET /probe/profile` writes the merged stats to that file.
