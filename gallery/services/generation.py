@@ -183,7 +183,8 @@ def _check_quota(
     `already_written` the caller's own `images` rows are in this transaction and counted."""
     limit = daily_limit(user) if limit is None else limit
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-    used = images_used_today(user) - (images if already_written else 0)
+    # max(): rows written just before midnight are yesterday's and not in today's count.
+    used = max(0, images_used_today(user) - (images if already_written else 0))
     remaining = max(0, limit - used)
     if images > remaining:
         raise QuotaExceeded(requested=images, remaining=remaining, limit=limit)
