@@ -3,7 +3,8 @@
 Same contract as the provider (request body, answer, error JSON and statuses), but it
 generates through the gallery's own pipeline under the member's token and quota, and answers
 with the gallery's stored copy once it is stored. The view is async: while it waits for the
-image it holds no thread, only a Redis subscription.
+image it holds no thread, only a place among the waiters of its event loop's one Redis
+subscription.
 """
 
 from __future__ import annotations
