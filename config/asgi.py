@@ -7,7 +7,7 @@ thread and their database work runs on the event loop's small default pool. 100 
 requests then cost a few threads, not 100.
 
 /v1/ requests also go through a shorter middleware chain whose hooks run on the event loop:
-Django runs each sync hook of an async chain in that one shared thread, ~25 hops a request,
+Django runs each sync hook of an async chain in that one shared thread (22 hops a request),
 so 100 concurrent requests queued there behind each other.
 """
 
