@@ -5,6 +5,12 @@ failed request. Reports the web process's threads and peak memory during the run
 floor measured in the same run (one request straight to the emulator, times the waves).
 
     .venv/bin/python bench/bench_gateway.py [--requests 100 --slots 50 --latency 2 --members 1]
+        [--stages [--profile web.prof]]
+
+Also reports the web process's CPU per request. `--stages` serves bench/gateway_probe.py (the
+same application, its steps stamped) and prints when each request passed each stage, how long
+its thread hops waited, and how long the member's row was waited for and held; `--profile`
+adds every web thread's CPU time by function (pstats file), at about 3x the CPU.
 
 Uses PostgreSQL (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/
 seedgallery_bench, recreated).
@@ -34,6 +40,10 @@ def main() -> None:
     parser.add_argument(
         "--members", type=int, default=1, help="spread the requests over this many members' tokens"
     )
+    parser.add_argument(
+        "--stages", action="store_true", help="serve bench/gateway_probe.py: per-request stages"
+    )
+    parser.add_argument("--profile", help="with --stages: write the web process's CPU profile here")
     args = parser.parse_args()
     local = stack.start(
         emulator_latency=args.latency,
@@ -60,10 +70,18 @@ def main() -> None:
     )  # fmt: skip
     local.procs.append(worker)
     port = devstack.free_port()
+    probe_log = local.tmp / "stages.jsonl"
+    app = "config.asgi:application"
+    web_env = dict(local.env)
+    if args.stages:
+        app = "bench.gateway_probe:application"
+        web_env["GATEWAY_PROBE_LOG"] = str(probe_log)
+        if args.profile:
+            web_env["GATEWAY_PROBE_PROFILE"] = args.profile
     web = devstack.start(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1",
          "--port", str(port), "--no-access-log"],
-        log_path=local.tmp / "web.log", env=local.env,
+        log_path=local.tmp / "web.log", env=web_env,
     )  # fmt: skip
     local.procs.append(web)
     devstack.wait_for_port(port, proc=web, timeout=30)
@@ -93,11 +111,17 @@ def main() -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    if args.stages:
+        probe_log.write_text("")  # drop the warm-up's line; the web process appends
+    cpu_before = web_process.cpu_times()
+    burst_started_at = time.time()
     started = time.perf_counter()
     results = asyncio.run(burst(base_url, tokens, args.requests, args.format))
     wall = time.perf_counter() - started
+    cpu_after = web_process.cpu_times()
     stop.set()
     sampler.join()
+    web_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
 
     failed = [r for r in results if r is not True]
     waves = math.ceil(args.requests / args.slots)
@@ -119,6 +143,79 @@ def main() -> None:
           f"{wall / pipeline_wall:.2f}")  # fmt: skip
     print(f"web threads: {threads_idle} idle, {samples['threads']} at most during the burst")
     print(f"web peak RSS: {samples['rss'] / 2**20:.0f} MB")
+    print(f"web CPU during the burst: {web_cpu:.2f} s, {1000 * web_cpu / args.requests:.1f} ms "
+          "per request")  # fmt: skip
+    if args.stages:
+        print_stages(probe_log, burst_started_at)
+    if args.profile:
+        requests.get(f"http://127.0.0.1:{port}/probe/profile", timeout=60)
+
+
+def print_stages(probe_log, burst_started_at: float) -> None:
+    """Each stage's spread over the burst, from the probe's lines and the rows' timestamps."""
+    import json
+    import statistics
+
+    from gallery.models import Generation, ProviderCall
+
+    lines = [json.loads(line) for line in probe_log.read_text().splitlines()]
+    ids = [line["generation"] for line in lines if "generation" in line]
+    rows = {g.pk: g for g in Generation.objects.filter(pk__in=ids)}
+    claimed = {}
+    for call in ProviderCall.objects.filter(generation_id__in=ids).order_by("started_at"):
+        claimed.setdefault(call.generation_id, call.started_at.timestamp())
+    for line in lines:
+        row = rows.get(line.get("generation"))
+        if row is not None:
+            line["created"] = row.created_at.timestamp()
+            line["claimed"] = claimed.get(row.pk)
+            line["finished"] = row.finished_at.timestamp() if row.finished_at else None
+    stages = ["received", "token_checked", "created", "submitted", "claimed", "finished",
+              "heard", "sent"]  # fmt: skip
+    print("stage (s after the burst began): first / median / last")
+    for stage in stages:
+        times = sorted(line[stage] - burst_started_at for line in lines if line.get(stage))
+        if times:
+            print(f"  {stage:14} {times[0]:6.2f} / {statistics.median(times):6.2f} / "
+                  f"{times[-1]:6.2f}  (n={len(times)})")  # fmt: skip
+    gaps = [("received", "token_checked"), ("token_checked", "submitted"),
+            ("submitted", "claimed"), ("claimed", "finished"), ("finished", "heard"),
+            ("heard", "sent"), ("received", "sent")]  # fmt: skip
+    print("step (ms per request): median / max")
+    for a, b in gaps:
+        spans = sorted(1000 * (line[b] - line[a]) for line in lines if line.get(a) and line.get(b))
+        if spans:
+            print(f"  {a} -> {b}: {statistics.median(spans):7.1f} / {spans[-1]:7.1f}")
+    for kind, label in (("hops_shared", "Django's shared thread"), ("hops_pool", "the pool")):
+        hops = sorted(line.get(kind, 0) for line in lines)
+        print(f"thread hops a request to {label}: median {statistics.median(hops):g}, "
+              f"max {hops[-1]}")  # fmt: skip
+    print("executor steps (ms): waited for a thread median/max, ran median/max")
+    steps: dict[str, list] = {}
+    for line in lines:
+        issued = {"authenticate": line["received"], "submit": line.get("token_checked")}
+        for name, began, ended in line.get("threads", []):
+            entry = steps.setdefault(name, [[], []])
+            if issued.get(name):
+                entry[0].append(1000 * (began - issued[name]))
+            entry[1].append(1000 * (ended - began))
+    waited, held = [], []
+    for line in lines:
+        spans = {}
+        for name, began, ended in line.get("threads", []):
+            if name not in spans or began < spans[name][0]:  # nested counts: the outer one
+                spans[name] = (began, ended)
+        if {"quota check", "counted", "enqueue"} <= spans.keys():
+            waited.append(1000 * (spans["counted"][0] - spans["quota check"][0]))
+            held.append(1000 * (spans["enqueue"][0] - spans["counted"][0]))  # to the commit
+    if held:
+        steps["member row: waited for the lock"] = [[], sorted(waited)]
+        steps["member row: held until commit"] = [[], sorted(held)]
+    for name, (waits, runs) in steps.items():
+        waits, runs = sorted(waits), sorted(runs)
+        wait = f"{statistics.median(waits):6.1f}/{waits[-1]:6.1f}" if waits else "     -/     -"
+        print(f"  {name:32} {wait}  {statistics.median(runs):6.1f}/{runs[-1]:6.1f}  "
+              f"(n={len(runs)})")  # fmt: skip
 
 
 def pipeline_floor(count: int) -> float:

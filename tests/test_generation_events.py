@@ -74,3 +74,75 @@ def test_a_lost_message_is_caught_by_the_recheck(queued, monkeypatch):
 def test_a_wait_past_its_timeout_returns_the_row_as_it_stands(queued):
     finished = in_own_thread(asyncio.run, generation_events.wait_finished(queued.pk, timeout=0.3))
     assert finished.status == Generation.Status.QUEUED
+
+
+def pattern_listeners(redis_url: str) -> int:
+    """Connections subscribed to a pattern (the listeners; the tests above use channels)."""
+    clients = redis.Redis.from_url(redis_url).client_list()
+    return sum(1 for client in clients if int(client.get("psub", 0)) > 0)
+
+
+def test_many_waits_in_one_loop_share_one_connection_and_all_wake(alice, redis_url, monkeypatch):
+    monkeypatch.setattr(generation_events, "RECHECK_S", 60.0)
+    jobs = [
+        service.submit(user=alice, params=GenerationParams(prompt=f"kite {n}"))[0]
+        for n in range(20)
+    ]
+    seen = {}
+
+    async def wait_all():
+        waits = [
+            asyncio.ensure_future(generation_events.wait_finished(job.pk, timeout=30))
+            for job in jobs
+        ]
+        await asyncio.sleep(1)  # every wait registered and past its first read
+        seen["connections"] = await asyncio.to_thread(pattern_listeners, redis_url)
+        await asyncio.to_thread(
+            lambda: [service.cancel(user=alice, generation_id=job.pk) for job in jobs]
+        )
+        return await asyncio.gather(*waits)
+
+    started = time.monotonic()
+    finished = in_own_thread(asyncio.run, wait_all())
+    assert seen["connections"] == 1
+    assert {row.status for row in finished} == {Generation.Status.CANCELED}
+    assert time.monotonic() - started < 30  # woken by messages, not the 60 s recheck
+
+
+def test_waiters_hear_again_after_the_listeners_connection_is_killed(
+    alice, queued, redis_url, monkeypatch
+):
+    monkeypatch.setattr(generation_events, "RECHECK_S", 60.0)
+    admin = redis.Redis.from_url(redis_url)
+
+    async def wait_through_a_kill():
+        wait = asyncio.ensure_future(generation_events.wait_finished(queued.pk, timeout=30))
+        await asyncio.sleep(0.5)
+        assert await asyncio.to_thread(admin.client_kill_filter, _type="pubsub") == 1
+        listener = generation_events._listener_of(asyncio.get_running_loop())
+        await asyncio.wait_for(listener.subscribed.wait(), 10)  # subscribed again
+        await asyncio.to_thread(service.cancel, user=alice, generation_id=queued.pk)
+        return await wait
+
+    started = time.monotonic()
+    finished = in_own_thread(asyncio.run, wait_through_a_kill())
+    assert finished.status == Generation.Status.CANCELED
+    assert time.monotonic() - started < 30
+
+
+def test_a_message_naming_no_generation_is_ignored(alice, queued, redis_url, monkeypatch):
+    monkeypatch.setattr(generation_events, "RECHECK_S", 60.0)
+    publisher = redis.Redis.from_url(redis_url)
+
+    async def wait_past_junk():
+        wait = asyncio.ensure_future(generation_events.wait_finished(queued.pk, timeout=30))
+        await asyncio.sleep(0.5)
+        for junk in ("seedgallery:generation:abc:finished", "seedgallery:generation::finished"):
+            await asyncio.to_thread(publisher.publish, junk, "finished")
+        await asyncio.sleep(0.3)
+        assert not wait.done()  # nothing woke it for good, and the listener still runs
+        await asyncio.to_thread(service.cancel, user=alice, generation_id=queued.pk)
+        return await wait
+
+    finished = in_own_thread(asyncio.run, wait_past_junk())
+    assert finished.status == Generation.Status.CANCELED

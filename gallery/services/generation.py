@@ -143,8 +143,8 @@ def submit(
     blocklist.refuse_blocked(user=user, prompt=params.prompt, source=source)
     width, height = params.dimensions
     random_seed = params.seed is None or params.seed < 0
+    limit = daily_limit(user)
     with transaction.atomic():
-        _check_quota(user, variations)
         batch = uuid.uuid4()
         rows = [
             Generation(
@@ -163,6 +163,9 @@ def submit(
             for i in range(variations)
         ]
         created = Generation.objects.bulk_create(rows)
+        # Checked after the INSERT, so the member's row is locked only for a COUNT and the
+        # COMMIT; over the limit, raising rolls the rows back.
+        _check_quota(user, variations, limit=limit, already_written=True)
         if any(row.pk is None for row in created):  # backends without RETURNING
             created = list(Generation.objects.filter(batch=batch).order_by("id"))
         for row in created:
@@ -171,13 +174,20 @@ def submit(
     return created
 
 
-def _check_quota(user, images: int) -> None:
+def _check_quota(
+    user, images: int, *, limit: int | None = None, already_written: bool = False
+) -> None:
     """Raise QuotaExceeded unless `images` more fit today. Locks the member's row until the
-    caller's transaction ends, so two tabs (or a submit and a retry) cannot both pass."""
+    caller's transaction ends, so two tabs (or a submit and a retry) cannot both pass: the
+    count, taken after the lock, sees every other holder's committed rows. With
+    `already_written` the caller's own `images` rows are in this transaction and counted."""
+    limit = daily_limit(user) if limit is None else limit
     get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-    remaining = images_left_today(user)
+    # max(): rows written just before midnight are yesterday's and not in today's count.
+    used = max(0, images_used_today(user) - (images if already_written else 0))
+    remaining = max(0, limit - used)
     if images > remaining:
-        raise QuotaExceeded(requested=images, remaining=remaining, limit=daily_limit(user))
+        raise QuotaExceeded(requested=images, remaining=remaining, limit=limit)
 
 
 def cancel(*, user, generation_id: int) -> bool:
