@@ -60,6 +60,13 @@ def test_url_format_answers_with_the_stored_copy_in_the_gallery(web, alice, alic
     assert item.model_extra["gallery_url"].endswith(f"/images/{image.pk}/")
 
 
+def test_an_answer_with_the_members_image_is_kept_by_no_cache(web, alice_token):
+    raw = client_for(web, alice_token).images.with_raw_response.generate(
+        model=MODEL, prompt="a kite", size="1024x1024", response_format="url"
+    )
+    assert raw.headers["Cache-Control"] == "private, no-store"
+
+
 def test_b64_format_returns_the_stored_bytes_with_their_metadata(web, alice_token):
     response = generate(client_for(web, alice_token), response_format="b64_json")
 

@@ -312,4 +312,6 @@ async def _success(request, request_id: str, generation: Generation, response_fo
     }
     response = JsonResponse(body)
     response["X-Request-Id"] = request_id
+    # Presigned links and the image's bytes are the member's: no cache keeps them.
+    response["Cache-Control"] = "private, no-store"
     return response
