@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from gallery.views import account, api, gateway, health
 
@@ -42,6 +42,7 @@ urlpatterns = [
     path("v1/images/generations", gateway.image_generations, name="gateway_generations"),
     path("v1/models", gateway.models, name="gateway_models"),
     path("api/", api.api.urls),
+    re_path(r"^api/", api.unmatched),  # anything else under /api/: JSON, not the HTML 404
     path("", include("gallery.urls")),
 ]
 

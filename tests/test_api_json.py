@@ -289,3 +289,17 @@ def test_retry_past_todays_quota_is_429_and_leaves_the_job_failed(api, alice, se
     failed = make_generation(alice, status="failed", error_code="timeout")
     assert_api_error(api.post(f"/api/jobs/{failed.pk}/retry"), 429, "quota_exceeded")
     assert Generation.objects.get(pk=failed.pk).status == "failed"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/no-such-endpoint",
+        "/api/images/1/tags/two%0Alines",  # no route's pattern takes a line break
+    ],
+)
+def test_a_path_no_route_takes_is_the_apis_json_404(api, path):
+    answer = api.delete(path)
+    assert answer.status_code == 404
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["error"]["code"] == "not_found"

@@ -16,7 +16,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -145,6 +145,13 @@ def _invalid(request, exc: ValidationError):
 @api.exception_handler(Http404)
 def _not_found(request, exc):
     return _error(request, 404, "not_found", "No such object, or not yours to see.")
+
+
+def unmatched(request, *args, **kwargs):
+    """Any other path under /api/ (a typo, or a tag name with a line break, which no route's
+    pattern takes) is the API's own JSON 404, not the site's HTML page."""
+    body = {"error": {"code": "not_found", "message": "No such endpoint or object.", "field": None}}
+    return JsonResponse(body, status=404)
 
 
 @api.exception_handler(HttpError)
