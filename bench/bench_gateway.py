@@ -36,6 +36,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--slots", type=int, default=50, help="GENERATION_PROVIDER_CONCURRENCY")
     parser.add_argument("--latency", type=float, default=2.0)
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="worker processes sharing the slots (each GENERATION_PROVIDER_CONCURRENCY = "
+        "slots / workers), as `docker compose up --scale worker=N` runs them",
+    )  # fmt: skip
     parser.add_argument("--format", default="url", choices=["url", "b64_json"])
     parser.add_argument(
         "--members", type=int, default=1, help="spread the requests over this many members' tokens"
@@ -49,7 +54,8 @@ def main() -> None:
         emulator_latency=args.latency,
         database="postgres",
         extra_env={
-            "GENERATION_PROVIDER_CONCURRENCY": str(args.slots),
+            "GENERATION_PROVIDER_CONCURRENCY": str(args.slots // args.workers),
+            "DATABASE_POOL_MAX_SIZE": "20",  # as compose sets it
             "API_TOKEN_RATE_LIMIT": "0",
             "GATEWAY_WAIT_TIMEOUT": "120",
             "LOG_LEVEL": "WARNING",
@@ -61,14 +67,18 @@ def main() -> None:
     from gallery.models import Generation
     from gallery.services import api_tokens
 
-    worker_log = open(local.tmp / "worker.log", "wb")  # noqa: SIM115
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
-         "--concurrency", str(2 * args.slots), "--without-gossip", "--without-mingle",
-         "--without-heartbeat", "--loglevel", "WARNING"],
-        cwd=stack.ROOT, env=local.env, stdout=worker_log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    local.procs.append(worker)
+    if args.slots % args.workers:
+        sys.exit("--slots must divide evenly between --workers")
+    for n in range(args.workers):
+        worker_log = open(local.tmp / f"worker{n}.log", "wb")  # noqa: SIM115
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "threads",
+             "--concurrency", str(2 * args.slots // args.workers), "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING",
+             "--hostname", f"bench{n}@%h"],
+            cwd=stack.ROOT, env=local.env, stdout=worker_log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        local.procs.append(worker)
     port = devstack.free_port()
     probe_log = local.tmp / "stages.jsonl"
     app = "config.asgi:application"
@@ -129,8 +139,8 @@ def main() -> None:
     floor = floor_one * waves
     stored = Generation.objects.filter(status="succeeded").count() - args.requests
     print(f"requests: {args.requests} at once ({args.format}) from {args.members} member(s), "
-          f"provider call slots: {args.slots}, emulator latency: {args.latency}s, "
-          "one web process (uvicorn)")  # fmt: skip
+          f"provider call slots: {args.slots} in {args.workers} worker process(es), emulator "
+          f"latency: {args.latency}s, one web process (uvicorn)")  # fmt: skip
     print(f"answered: {len(results) - len(failed)}/{args.requests}, failed: {len(failed)}"
           + (f" ({failed[:3]})" if failed else ""))  # fmt: skip
     print(f"stored in the gallery: {stored} (including 1 warm-up)")
