@@ -96,6 +96,17 @@ def test_the_navigation_wraps_with_log_out_inside_the_window(page, live_server, 
         assert box["x"] + box["width"] <= 390, name
 
 
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_saved_menu_sits_in_line_with_the_nav_links(page, live_server, alice, width):
+    page.set_viewport_size({"width": width, "height": 844})
+    log_in(page, live_server)
+    nav = page.get_by_role("navigation", name="Main")
+    saved = nav.locator("summary").bounding_box()
+    beside = nav.get_by_role("link", name="My links").bounding_box()  # in its row at both widths
+    middle = [box["y"] + box["height"] / 2 for box in (saved, beside)]
+    assert abs(middle[0] - middle[1]) <= 1.5, (saved, beside)  # was 5 px high
+
+
 @pytest.mark.integration
 def test_screenshots_of_generate_batch_and_jobs(
     page, live_server, alice, start_worker, emulator, s3_server, tmp_path
