@@ -20,12 +20,6 @@ def _redis(redis_url):
     """The per-token rate limit counts in Redis."""
 
 
-@pytest.fixture
-def api(client, alice_token):
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {alice_token}"
-    return client
-
-
 def day(n: int) -> datetime:
     return datetime(2026, 1, n, 12, tzinfo=UTC)
 

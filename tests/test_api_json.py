@@ -35,13 +35,6 @@ def make_image(user, n: int, **fields) -> Image:
     )  # fmt: skip
 
 
-@pytest.fixture
-def api(client, alice_token):
-    """A client that sends alice's token with every request."""
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {alice_token}"
-    return client
-
-
 def post_json(client, path, body, **kwargs):
     return client.post(path, data=json.dumps(body), content_type="application/json", **kwargs)
 

@@ -28,12 +28,6 @@ def _redis(redis_url):
 
 
 @pytest.fixture
-def api(client, alice_token):
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {alice_token}"
-    return client
-
-
-@pytest.fixture
 def shared(alice):
     """alice's link to her image: no password, no download, labelled, expiring in a week."""
     link, token = share(

@@ -26,12 +26,6 @@ def _redis(redis_url):
     """The per-token rate limit counts in Redis."""
 
 
-@pytest.fixture
-def api(client, alice_token):
-    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {alice_token}"
-    return client
-
-
 def send(client, method, path, body):
     return getattr(client, method)(path, data=json.dumps(body), content_type="application/json")
 

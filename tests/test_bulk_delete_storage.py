@@ -3,24 +3,12 @@ is left that uses it, after the commit."""
 
 import pytest
 
-from gallery import storage
 from gallery.models import Image
 from gallery.services import images as image_service
 from gallery.tasks import purge_image_objects
 from tests.images import make_image, stored
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def stored_image(s3_server, alice):
-    def make(key: str):
-        image = make_image(alice, key=key)
-        storage.put_object(image.original_key, b"original", "image/jpeg")
-        storage.put_object(image.thumbnail_key, b"thumbnail", "image/webp")
-        return image
-
-    return make
 
 
 @pytest.fixture(autouse=True)

@@ -11,17 +11,6 @@ from tests.images import make_image, stored
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def stored_image(s3_server, alice):
-    def make(key: str):
-        image = make_image(alice, key=key)
-        storage.put_object(image.original_key, b"original", "image/jpeg")
-        storage.put_object(image.thumbnail_key, b"thumbnail", "image/webp")
-        return image
-
-    return make
-
-
 def test_deleting_the_last_row_removes_its_objects_after_commit(stored_image, alice, monkeypatch):
     image = stored_image("a" * 64)
     # no broker here: the service purges inline once the row is gone
