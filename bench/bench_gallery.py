@@ -77,13 +77,46 @@ def _settings_only(url: str) -> None:
     django.setup()
 
 
+def floor_site(member):
+    """The site with a floor page at /__floor__/: the gallery template rendered with the
+    member's first 48 images, every field (URLs included) precomputed. Returns the settings
+    to serve it with (no collectstatic manifest here, as in the tests) and that page."""
+    from django.conf import settings
+    from django.shortcuts import render
+    from django.urls import include, path
+
+    from gallery import queries
+    from gallery.models import Image
+
+    page = queries.gallery_page(member, queries.GalleryFilters(), per_page=48)
+    items = [
+        SimpleNamespace(
+            **{f.attname: getattr(i, f.attname) for f in Image._meta.concrete_fields},
+            pk=i.pk,
+            thumbnail_url=i.thumbnail_url,
+            stack_count=i.stack_count,
+        )  # fmt: skip
+        for i in page.images
+    ]
+
+    def floor(request):
+        return render(request, "gallery/home.html", {"images": items, "nav": "gallery"})
+
+    urls = types.ModuleType("bench_floor_urls")
+    urls.urlpatterns = [path("__floor__/", floor), path("", include("config.urls"))]
+    sys.modules[urls.__name__] = urls
+    plain_static = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return {"ROOT_URLCONF": urls.__name__, "STORAGES": plain_static}, page
+
+
 def measure(runs: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from django.shortcuts import render
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext, setup_test_environment
-    from django.urls import include, path
 
     from gallery import queries
     from gallery.forms import encode_cursor
@@ -110,34 +143,11 @@ def measure(runs: int) -> None:
         "Chinese, 2 chars": "/?q=橘猫",
     }
 
-    # The floor: the same template, 48 items whose every field (URLs included) is precomputed.
-    page = queries.gallery_page(member, queries.GalleryFilters(), per_page=48)
-    items = [
-        SimpleNamespace(
-            **{f.attname: getattr(i, f.attname) for f in Image._meta.concrete_fields},
-            pk=i.pk,
-            thumbnail_url=i.thumbnail_url,
-            stack_count=i.stack_count,
-        )  # fmt: skip
-        for i in page.images
-    ]
-
-    def floor(request):
-        return render(request, "gallery/home.html", {"images": items, "nav": "gallery"})
-
-    bench_urls = types.ModuleType("bench_gallery_urls")
-    bench_urls.urlpatterns = [path("__floor__/", floor), path("", include("config.urls"))]
-    sys.modules[bench_urls.__name__] = bench_urls
+    floor_settings, page = floor_site(member)
     client = Client()
     client.force_login(member)
     results = {}
-    from django.conf import settings
-
-    plain_static = {  # no collectstatic manifest here, as in the tests
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-    with override_settings(ROOT_URLCONF=bench_urls.__name__, STORAGES=plain_static):
+    with override_settings(**floor_settings):
         for name, url in {"floor (48 precomputed)": "/__floor__/", **scenarios}.items():
             for _ in range(3):
                 response = client.get(url)

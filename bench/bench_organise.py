@@ -22,14 +22,12 @@ import random
 import statistics
 import sys
 import time
-import types
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gallery import _settings_only  # noqa: E402
+from bench.bench_gallery import _settings_only, floor_site  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/sg_organise_bench"
 
@@ -105,14 +103,11 @@ def organise(tag_count: int) -> None:
 
 
 def measure(runs: int) -> None:
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.db.models import Count
-    from django.shortcuts import render
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext, setup_test_environment
-    from django.urls import include, path
     from taggit.models import Tag
 
     from gallery import queries
@@ -149,32 +144,11 @@ def measure(runs: int) -> None:
         "tag autocomplete `t`": ("/tag-suggestions/?name=t", "/tag-suggestions/?name=zzz"),
     }  # fmt: skip
 
-    # bench_gallery's floor: the gallery template with 48 items whose every field is precomputed.
-    page = queries.gallery_page(member, queries.GalleryFilters(), per_page=48)
-    items = [
-        SimpleNamespace(
-            **{f.attname: getattr(i, f.attname) for f in Image._meta.concrete_fields},
-            pk=i.pk,
-            thumbnail_url=i.thumbnail_url,
-            stack_count=i.stack_count,
-        )  # fmt: skip
-        for i in page.images
-    ]
-
-    def floor(request):
-        return render(request, "gallery/home.html", {"images": items, "nav": "gallery"})
-
-    bench_urls = types.ModuleType("bench_organise_urls")
-    bench_urls.urlpatterns = [path("__floor__/", floor), path("", include("config.urls"))]
-    sys.modules[bench_urls.__name__] = bench_urls
+    floor_settings, _ = floor_site(member)  # bench_gallery's floor
     client = Client()
     client.force_login(member)
-    plain_static = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
     results = {}
-    with override_settings(ROOT_URLCONF=bench_urls.__name__, STORAGES=plain_static):
+    with override_settings(**floor_settings):
         for name, (url, other) in {"floor (48 precomputed)": ("/__floor__/", "/__floor__/"),
                                    **scenarios}.items():  # fmt: skip
             for _ in range(3):
